@@ -1,0 +1,210 @@
+"""Export: the eval-mode *eager* module -> state_dict.pth, model.ts, model.onnx and manifest.json.
+
+Weights come from --checkpoint, else the model's latest run (runs/<model>/checkpoint.pt), else the
+bundle's own state_dict.pth. Every artifact is built in memory first and written atomically, the
+manifest last, so a failed export leaves the previous bundle whole.
+"""
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import onnx
+import onnxruntime
+import torch
+
+import toolkit
+from toolkit import artifacts, bundle, checkpoint
+from toolkit.atomic import write_bytes
+from toolkit.errors import CheckpointError, UsageError
+from toolkit.models import get_spec
+
+FORMATS = ("state-dict", "torchscript", "onnx")
+
+
+def resolve_weights(model: str, checkpoint_file=None, out_dir=None, runs_dir="runs") -> tuple:
+    """(state_dict, source description, checkpoint-or-None): which weights to export, and from where."""
+    candidates = []
+    if checkpoint_file is not None:
+        candidates.append(("checkpoint", Path(checkpoint_file)))
+    else:
+        candidates.append(("run", Path(runs_dir) / model / checkpoint.CHECKPOINT_NAME))
+        if out_dir is not None:
+            candidates.append(("bundle", Path(out_dir) / bundle.FORMAT_FILES["state-dict"]))
+    for kind, path in candidates:
+        if kind == "checkpoint" or path.is_file():
+            state_dict, ckpt = checkpoint.load_weights(path, model)
+            return _strip_compile_prefix(state_dict), {"source": kind, "path": path.as_posix()}, ckpt
+    raise CheckpointError(
+        f"no weights for {model!r}: no {candidates[0][1]} and no {candidates[-1][1]}; "
+        f"run 'tk train {model}' or pass --checkpoint FILE"
+    )
+
+
+def _strip_compile_prefix(state_dict: dict) -> dict:
+    """A state_dict saved from a torch.compile wrapper has `_orig_mod.` keys; the model's own do not."""
+    prefix = "_orig_mod."
+    if all(key.startswith(prefix) for key in state_dict):
+        return {key[len(prefix) :]: value for key, value in state_dict.items()}
+    return state_dict
+
+
+def eager_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself, never a torch.compile wrapper (whose state_dict keys carry a prefix)."""
+    return getattr(module, "_orig_mod", module)
+
+
+def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, runs_dir="runs", log=print) -> dict:
+    """Export `model`'s weights to the bundle at out_dir (default exported/<model>); returns the manifest."""
+    spec = get_spec(model)
+    formats = _resolve_formats(formats)
+    out_dir = Path(out_dir) if out_dir is not None else Path("exported") / model
+    state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
+    net = spec.build()
+    checkpoint.load_into(net, state_dict, weights["path"])
+    previous = _previous_manifest(out_dir)
+    return export_module(net, model, out_dir, formats, weights, _training_summary(ckpt, previous, weights), log)
+
+
+def export_module(module, model: str, out_dir, formats, weights: dict, training, log=print) -> dict:
+    """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode."""
+    spec = get_spec(model)
+    module = eager_module(module)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            built = _build_artifacts(module.cpu(), spec, formats)
+    finally:
+        module.train(was_training)
+
+    out_dir = Path(out_dir)
+    previous = _previous_manifest(out_dir)
+    files = {name: {"sha256": _sha256(data), "bytes": len(data)} for name, (data, _) in built.items()}
+    format_files = {fmt: name for name, (_, fmt) in built.items()}
+    _keep_still_valid_artifacts(out_dir, previous, files, format_files)
+
+    for name, (data, _) in built.items():
+        write_bytes(out_dir / name, data)
+    manifest = _manifest(spec, files, format_files, weights, training, built.get("model.onnx"))
+    manifest["verification"] = _still_valid_verification(out_dir, files)
+    bundle.write_manifest(out_dir, manifest)
+    log(f"{model}: exported {', '.join(sorted(format_files))} -> {out_dir} (weights from {weights['source']}: {weights['path']})")
+    return manifest
+
+
+def _resolve_formats(formats) -> list:
+    chosen = []
+    for fmt in formats:
+        if fmt == "all":
+            chosen += FORMATS
+        elif fmt in FORMATS:
+            chosen.append(fmt)
+        else:
+            raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)} or all")
+    # The state_dict always travels: verify rebuilds the eager model from it.
+    return ["state-dict"] + [f for f in dict.fromkeys(chosen) if f != "state-dict"]
+
+
+def _build_artifacts(module, spec, formats) -> dict:
+    """file name -> (bytes, format), all in memory before anything is written."""
+    example = torch.zeros((1, *spec.input.shape), dtype=torch.float32)
+    built = {}
+    for fmt in formats:
+        name = bundle.FORMAT_FILES[fmt]
+        if fmt == "state-dict":
+            built[name] = (artifacts.state_dict_bytes(module), fmt)
+        elif fmt == "torchscript":
+            built[name] = (artifacts.torchscript_bytes(module), fmt)
+        elif fmt == "onnx":
+            proto = artifacts.onnx_model(module, example)
+            built[name] = (artifacts.onnx_bytes(proto), fmt)
+    return built
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _previous_manifest(out_dir: Path):
+    try:
+        return bundle.read_manifest(out_dir)
+    except Exception:  # no bundle yet, or one we are about to replace anyway
+        return None
+
+
+def _keep_still_valid_artifacts(out_dir, previous, files, format_files) -> None:
+    """Artifacts of formats not re-exported stay listed only if they were made from the same weights."""
+    if previous is None:
+        return
+    same_weights = previous["files"].get("state_dict.pth", {}).get("sha256") == files["state_dict.pth"]["sha256"]
+    for fmt, name in previous["formats"].items():
+        if fmt in format_files or not (out_dir / name).is_file():
+            continue
+        if same_weights and bundle.sha256_file(out_dir / name) == previous["files"][name]["sha256"]:
+            files[name], format_files[fmt] = previous["files"][name], name
+        else:
+            (out_dir / name).unlink()  # made from other weights: a stale artifact must not linger
+
+
+def _still_valid_verification(out_dir: Path, files: dict):
+    """Keep the verification summary when verification.json checked exactly these files."""
+    path = out_dir / bundle.VERIFICATION
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
+        return verification_summary(report)
+    path.unlink()  # it verified other files
+    return None
+
+
+def verification_summary(report: dict) -> dict:
+    rows = [{k: row[k] for k in ("artifact", "runtime", "max_abs", "argmax_agreement", "passed")} for row in report["rows"]]
+    return {"passed": report["passed"], "atol": report["atol"], "file": bundle.VERIFICATION, "rows": rows}
+
+
+def _training_summary(ckpt, previous, weights):
+    if ckpt is not None:
+        history = ckpt["history"]
+        return {
+            "recipe": ckpt["config"]["recipe"],
+            "epochs": len(history),
+            "test_accuracy": history[-1]["test_accuracy"] if history else None,
+            "train_seconds": round(sum(e["seconds"] for e in history), 3),
+        }
+    if weights["source"] == "bundle" and previous is not None:
+        return previous.get("training")  # same weights as before: the same training produced them
+    return None
+
+
+def _manifest(spec, files, format_files, weights, training, onnx_artifact) -> dict:
+    proto = onnx.load_from_string(onnx_artifact[0]) if onnx_artifact else None
+    batch_shape = ["batch", *spec.input.shape]
+    return {
+        "schema_version": bundle.SCHEMA_VERSION,
+        "model": spec.name,
+        "task": spec.task,
+        "description": spec.description,
+        "dataset": spec.dataset,
+        "input": {"name": artifacts.ONNX_INPUT, "kind": "image", "dtype": "float32", "shape": batch_shape,
+                  "range": [0.0, 1.0]},
+        "output": {"name": artifacts.ONNX_OUTPUT, "kind": "logits", "dtype": "float32",
+                   "shape": ["batch", len(spec.labels)]},
+        "labels": list(spec.labels),
+        "preprocessing": {
+            "size": spec.input.size, "channels": spec.input.channels, "scale": 1 / 255,
+            "background": spec.input.background, "invert": "auto", "trim": True,
+            "resize": "longest-side-keep-aspect", "mean": list(spec.input.mean), "std": list(spec.input.std),
+        },
+        "files": files,
+        "formats": format_files,
+        "onnx": {"opset": proto.opset_import[0].version, "ir_version": proto.ir_version} if proto else None,
+        "versions": {"toolkit": toolkit.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
+                     "onnxruntime": onnxruntime.__version__, "python": platform.python_version()},
+        "weights": weights,
+        "training": training,
+    }  # fmt: skip
+
