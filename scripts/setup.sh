@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package and .venv.
+# A second run finds both in place and returns in well under a second.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+DATASET_DIR=/usr/share/datasets/fashion-mnist
+DATASET_PACKAGE=dataset-fashion-mnist
+
+ensure_dataset() {
+    [ -f "$DATASET_DIR/t10k-labels-idx1-ubyte.gz" ] && return 0
+    [ -n "${TK_DATA_DIR:-}" ] && [ -f "$TK_DATA_DIR/t10k-labels-idx1-ubyte.gz" ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing the Debian package $DATASET_PACKAGE" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$DATASET_PACKAGE" >/dev/null
+    else
+        echo "setup: Fashion-MNIST not found. Install it with 'sudo apt-get install $DATASET_PACKAGE'," >&2
+        echo "setup: or put the four idx .gz files in a folder and set TK_DATA_DIR to it." >&2
+        echo "setup: (without either, tk tries torchvision's downloader, which needs internet)" >&2
+    fi
+}
+
+ensure_venv() {
+    # Reinstall only when the pinned requirements or the project metadata change.
+    local stamp="$VENV/.tk-installed" want
+    want="$(cat "$ROOT/requirements.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    echo "setup: creating $VENV and installing dependencies (a few minutes the first time)" >&2
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, pytest, toolkit" \
+        || { echo "setup: the install into $VENV failed (see the pip output above)" >&2; exit 1; }
+    echo "$want" > "$stamp"
+}
+
+ensure_dataset
+ensure_venv
+export PATH="$VENV/bin:$PATH"

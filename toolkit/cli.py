@@ -1,0 +1,180 @@
+"""The `tk` command line: each command parses its options and calls ONE library function.
+
+Library modules are imported inside the commands, so `tk infer` never pays for importing torch.
+A ToolkitError becomes one line on stderr and its exit code; no traceback for a user's mistake.
+"""
+
+import functools
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.errors import ToolkitError
+
+app = typer.Typer(
+    name="tk",
+    help="Train the classic PyTorch tutorial models, export them, prove the exports, and serve them.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_MODEL = "fashion-mlp"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class ExportFormat(str, Enum):
+    all = "all"
+    onnx = "onnx"
+    torchscript = "torchscript"
+    state_dict = "state-dict"
+
+
+def fail(message: str, code: int = 1):
+    typer.echo(f"tk: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(command):
+    """Turn ToolkitError (and Ctrl-C) into one line and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ToolkitError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper
+
+
+ModelArg = Annotated[str, typer.Argument(help="Registered model name (see 'tk models').")]
+
+
+@app.command()
+@user_errors
+def train(
+    model: ModelArg = DEFAULT_MODEL,
+    recipe: Annotated[str, typer.Option(help="Training recipe: 'default' or 'tutorial' (the tutorial's own SGD loop).")] = "default",
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the recipe's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: the recipe's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
+    device: Annotated[Device, typer.Option(help="Where to train.")] = Device.auto,
+    compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model (default: on for CUDA, off for CPU).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Train on the first N training images only (quick runs).")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where checkpoint.pt and metrics.json go (default runs/<model>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
+):
+    """Train a model on its dataset with its recipe; checkpoints after every epoch."""
+    from toolkit.train import train as run_training
+
+    run_training(model, recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, limit=limit,
+                 device=device.value, compile=compile, run_dir=run_dir, resume=resume, data_dir=data_dir)  # fmt: skip
+
+
+@app.command()
+@user_errors
+def export(
+    model: ModelArg = DEFAULT_MODEL,
+    format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help="Format to write; repeat for several.")] = [ExportFormat.all],  # noqa: B006
+    out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own state_dict.pth).")] = None,
+):
+    """Export the eager model in eval mode: state_dict, TorchScript, ONNX and manifest.json."""
+    from toolkit.export import export as run_export
+
+    run_export(model, formats=[f.value for f in format], out_dir=out, checkpoint_file=checkpoint)
+
+
+@app.command()
+@user_errors
+def verify(
+    model: ModelArg = DEFAULT_MODEL,
+    bundle: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
+    atol: Annotated[float, typer.Option(help="Largest allowed absolute difference from the eager model.")] = 1e-4,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print verification.json instead of the table.")] = False,
+):
+    """Prove every artifact computes what the eager model computes; exit 1 listing every failure."""
+    from toolkit.verify import verify as run_verify
+
+    log = (lambda _line: None) if json_output else typer.echo
+    try:
+        report = run_verify(model, bundle_dir=bundle, atol=atol, data_dir=data_dir, log=log)
+    finally:
+        if json_output:
+            from toolkit.bundle import VERIFICATION
+
+            path = (bundle or Path("exported") / model) / VERIFICATION
+            if path.is_file():
+                typer.echo(path.read_text(), nl=False)
+    return report
+
+
+@app.command()
+@user_errors
+def infer(
+    paths: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, GIF, WEBP, BMP, ...).", show_default=False)],
+    model: Annotated[Path, typer.Option(help="Exported bundle folder.")] = Path("exported") / DEFAULT_MODEL,
+    top_k: Annotated[int, typer.Option(min=1, help="How many of the most likely labels to report.")] = 1,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per input, in order.")] = False,
+    invert: Annotated[Optional[bool], typer.Option("--invert/--no-invert", help="Force inverting (or not) the image's polarity; default: detect light backgrounds.")] = None,
+    device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
+):
+    """Classify images with the exported ONNX model (no torch needed)."""
+    from toolkit.runtime import Predictor
+
+    predictor = Predictor(model, device=device.value, threads=1)
+    failed = 0
+    for result in predictor.predict_files(paths, top_k=top_k, invert=invert):
+        failed += "error" in result
+        if json_output:
+            typer.echo(json.dumps(result))
+        elif "error" in result:
+            typer.echo(f"tk: error: {result['error']}", err=True)
+        else:
+            ranked = ", ".join(f"{t['label']} ({t['probability']:.1%})" for t in result["top"])
+            typer.echo(f"{result['path']}: {ranked}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def models(json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False):
+    """List the registered models."""
+    from toolkit.models import get_spec, model_names
+
+    rows = []
+    for name in model_names():
+        spec = get_spec(name)
+        rows.append({"name": name, "task": spec.task, "input_shape": list(spec.input.shape), "dataset": spec.dataset,
+                     "reference_accuracy": spec.reference_accuracy, "description": spec.description})  # fmt: skip
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        shape = "x".join(map(str, row["input_shape"]))
+        target = f">= {row['reference_accuracy']:.1%}" if row["reference_accuracy"] else "-"
+        typer.echo(f"{row['name']:<16} {row['task']:<15} {shape:<9} {row['dataset']:<14} {target}")
+
+
+def main():
+    app(prog_name="tk")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
