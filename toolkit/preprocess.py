@@ -8,6 +8,10 @@ a photo with wide margins, a dark item on white, or a transparent PNG still clas
   -> polarity: light backgrounds are inverted (auto, or forced) so the item is light on black;
      transparent pixels become that black background
   -> trim to the item -> resize the longest side to `size`, keeping aspect -> centre -> [0, 1]
+
+An image that already has the model's size is taken to be in the dataset's form (a saved test image,
+a prepared drawing) and is not re-framed: re-centring it would shift the item by a pixel or rescale
+it, and the dense models are not shift invariant.
 """
 
 import warnings
@@ -133,11 +137,15 @@ def preprocess_image(path, size: int = 28, invert=None, trim: bool = True) -> np
     gray, alpha = gray_and_alpha(open_image(path))
     gray = to_light_on_dark(gray, alpha, invert)
     background = float(np.median(border_pixels(gray)))
-    gray = np.clip(gray - background, 0, 255)  # a dim, not black, background counts as background
-    if trim:
-        top, bottom, left, right = trim_box(gray)
-        gray = gray[top:bottom, left:right]
-    square = fit_and_centre(gray, size)
+    if background < 128:  # a dim, not quite black, background counts as background (not after a forced invert)
+        gray = np.clip(gray - background, 0, 255)
+    if gray.shape == (size, size):
+        square = gray
+    else:
+        if trim:
+            top, bottom, left, right = trim_box(gray)
+            gray = gray[top:bottom, left:right]
+        square = fit_and_centre(gray, size)
     # Quantise like the 8-bit training images, so a saved test image round-trips exactly.
     return (np.clip(np.round(square), 0, 255) / 255.0).astype(np.float32)[None]
 

@@ -1,0 +1,85 @@
+"""Shared fixtures: the real dataset, one quick training run and its bundle, built once per session."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_BUNDLE = REPO / "exported" / "fashion-mlp"
+SAMPLES = REPO / "samples"
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def quiet(_message):
+    pass
+
+
+def written(path, data: bytes):
+    """Write `data` to `path` and return the path (for one-line input factories)."""
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    from toolkit.data import load_fashion_mnist
+
+    return load_fashion_mnist(download=False)
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> Path:
+    """A 2-epoch run on the first 3,000 training images: enough to export, verify and infer."""
+    from toolkit.train import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "fashion-mlp"
+    train("fashion-mlp", epochs=2, limit=3000, run_dir=run_dir, device="cpu", log=quiet)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def quick_bundle_master(quick_run, tmp_path_factory) -> Path:
+    from toolkit.export import export
+
+    out = tmp_path_factory.mktemp("bundle") / "fashion-mlp"
+    export("fashion-mlp", out_dir=out, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    return out
+
+
+@pytest.fixture
+def quick_bundle(quick_bundle_master, tmp_path) -> Path:
+    """A private copy of the quick bundle that a test may modify."""
+    copy = tmp_path / "fashion-mlp"
+    shutil.copytree(quick_bundle_master, copy)
+    return copy
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """Run in an empty folder, so default paths (runs/, exported/) resolve there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

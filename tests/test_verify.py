@@ -1,0 +1,99 @@
+"""tk verify: parity of every artifact with the eager model, and loud failures."""
+
+import json
+
+import onnx
+import pytest
+
+from conftest import quiet
+from toolkit import bundle
+from toolkit.errors import BundleError, VerificationError
+from toolkit.verify import verify
+
+
+def test_verify_passes_and_writes_report(quick_bundle):
+    report = verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    assert report["passed"]
+    runtimes = [row["runtime"] for row in report["rows"]]
+    assert runtimes[:3] == ["eager", "torchscript", "onnxruntime-cpu"]
+    assert report["inputs"]["batch_sizes"] == [1, 7, 512]
+    on_disk = json.loads((quick_bundle / "verification.json").read_text())
+    assert on_disk["passed"] and len(on_disk["rows"]) == len(report["rows"])
+    for row in on_disk["rows"]:
+        assert {"artifact", "runtime", "max_abs", "max_rel", "argmax_agreement", "accuracy", "passed"} <= set(row)
+        assert row["max_abs"] <= 1e-4 and row["argmax_agreement"] == 1.0
+    manifest = json.loads((quick_bundle / "manifest.json").read_text())
+    assert manifest["verification"]["passed"] and manifest["verification"]["file"] == "verification.json"
+
+
+def tamper_onnx_weights(bundle_dir, delta=0.01, index=3):
+    """Nudge output bias `index` (all of them when None) in model.onnx and re-hash it: only the numbers are wrong."""
+    path = bundle_dir / "model.onnx"
+    model = onnx.load(path)
+    bias = next(init for init in model.graph.initializer if init.name == "linear_relu_stack.4.bias")
+    values = onnx.numpy_helper.to_array(bias).copy()
+    values[slice(None) if index is None else index] += delta
+    bias.CopyFrom(onnx.numpy_helper.from_array(values, bias.name))
+    path.write_bytes(model.SerializeToString())
+    manifest = bundle.read_manifest(bundle_dir)
+    manifest["files"]["model.onnx"] = bundle.file_entry(path)
+    bundle.write_manifest(bundle_dir, manifest)
+
+
+def test_a_wrong_artifact_fails_loudly(cli, quick_bundle):
+    tamper_onnx_weights(quick_bundle)
+    result = cli("verify", "--bundle", quick_bundle)
+    assert result.exit_code == 1
+    assert "onnxruntime-cpu (max abs diff 0.01 > atol 0.0001" in result.stderr
+    assert "torchscript" not in result.stderr  # only the failing backend is listed
+    assert "FAIL" in result.stdout
+    report = json.loads((quick_bundle / "verification.json").read_text())
+    assert not report["passed"]
+    assert json.loads((quick_bundle / "manifest.json").read_text())["verification"]["passed"] is False
+
+
+def test_atol_option(cli, quick_bundle):
+    tamper_onnx_weights(quick_bundle, delta=1e-3, index=None)  # every logit shifts alike: argmax intact
+    assert cli("verify", "--bundle", quick_bundle, "--atol", "0.01").exit_code == 0
+    assert cli("verify", "--bundle", quick_bundle, "--atol", "1e-5").exit_code == 1
+
+
+def test_hash_mismatch_is_refused(quick_bundle):
+    with open(quick_bundle / "model.ts", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(BundleError, match="model.ts: sha256 does not match the manifest"):
+        verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+
+
+def test_json_output(cli, quick_bundle):
+    result = cli("verify", "--bundle", quick_bundle, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["passed"] is True
+
+
+def test_missing_bundle(cli, in_tmp):
+    result = cli("verify")
+    assert result.exit_code == 2 and "no such bundle directory" in result.stderr
+
+
+def test_verification_survives_a_reexport_of_the_same_weights(quick_bundle, quick_run):
+    from toolkit.export import export
+
+    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    manifest_before = (quick_bundle / "manifest.json").read_bytes()
+    export("fashion-mlp", out_dir=quick_bundle, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    assert (quick_bundle / "manifest.json").read_bytes() == manifest_before
+
+
+def test_reexport_with_other_weights_drops_stale_verification(quick_bundle, tmp_path):
+    import torch
+
+    from toolkit.models import get_spec
+
+    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    torch.save(get_spec("fashion-mlp").build().state_dict(), tmp_path / "other.pth")
+    from toolkit.export import export
+
+    manifest = export("fashion-mlp", formats=["onnx"], out_dir=quick_bundle, checkpoint_file=tmp_path / "other.pth", log=quiet)
+    assert manifest["verification"] is None and not (quick_bundle / "verification.json").exists()
+    assert "torchscript" not in manifest["formats"] and not (quick_bundle / "model.ts").exists()  # stale: removed
