@@ -136,3 +136,10 @@ def test_module_in_train_mode_is_exported_in_eval_mode_and_restored(tmp_path):
 def test_unknown_format_is_a_usage_error(cli, in_tmp):
     result = cli("export", "--format", "tflite")
     assert result.exit_code == 2
+
+
+def test_out_path_under_a_file_is_one_line(cli, quick_run, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = cli("export", "--checkpoint", quick_run / "checkpoint.pt", "--out", tmp_path / "afile" / "bundle")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"tk: error: {tmp_path / 'afile' / 'bundle'}: Not a directory"

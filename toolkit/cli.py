@@ -45,7 +45,7 @@ def fail(message: str, code: int = 1):
 
 
 def user_errors(command):
-    """Turn ToolkitError (and Ctrl-C) into one line and an exit code."""
+    """Turn ToolkitError, file-system errors and Ctrl-C into one line and an exit code."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -53,8 +53,11 @@ def user_errors(command):
             return command(*args, **kwargs)
         except ToolkitError as exc:
             fail(str(exc), exc.exit_code)
+        except OSError as exc:  # a folder that is a file, no permission, a full disk: the user's to fix
+            culprit = exc.filename if exc.filename is not None else ""
+            fail(f"{culprit}: {exc.strerror or exc}" if culprit else str(exc), 1)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            fail("interrupted (checkpoints are whole: 'tk train --resume' continues a training run)", 130)
 
     return wrapper
 
@@ -66,7 +69,7 @@ ModelArg = Annotated[str, typer.Argument(help="Registered model name (see 'tk mo
 @user_errors
 def train(
     model: ModelArg = DEFAULT_MODEL,
-    recipe: Annotated[str, typer.Option(help="Training recipe: 'default' or 'tutorial' (the tutorial's own SGD loop).")] = "default",
+    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: 'default' or 'tutorial' (the tutorial's own SGD loop).", show_default="default")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: the recipe's).")] = None,

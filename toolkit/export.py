@@ -63,12 +63,14 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
     state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
     net = spec.build()
     checkpoint.load_into(net, state_dict, weights["path"])
-    previous = _previous_manifest(out_dir)
-    return export_module(net, model, out_dir, formats, weights, _training_summary(ckpt, previous, weights), log)
+    return export_module(net, model, out_dir, formats, weights, ckpt, log)
 
 
-def export_module(module, model: str, out_dir, formats, weights: dict, training, log=print) -> dict:
-    """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode."""
+def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None, log=print) -> dict:
+    """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode.
+
+    `ckpt` is the training checkpoint the weights came from, if any (for the manifest's training summary).
+    """
     spec = get_spec(model)
     module = eager_module(module)
     was_training = module.training
@@ -83,13 +85,20 @@ def export_module(module, model: str, out_dir, formats, weights: dict, training,
     previous = _previous_manifest(out_dir)
     files = {name: {"sha256": _sha256(data), "bytes": len(data)} for name, (data, _) in built.items()}
     format_files = {fmt: name for name, (_, fmt) in built.items()}
-    _keep_still_valid_artifacts(out_dir, previous, files, format_files)
+    stale = _carry_over_still_valid_artifacts(out_dir, previous, files, format_files)
+    verification = _still_valid_verification(out_dir, files)
+    if verification is None:
+        stale.append(out_dir / bundle.VERIFICATION)
 
     for name, (data, _) in built.items():
         write_bytes(out_dir / name, data)
-    manifest = _manifest(spec, files, format_files, weights, training, built.get("model.onnx"))
-    manifest["verification"] = _still_valid_verification(out_dir, files)
+    manifest = _manifest(spec, files, format_files, weights, _training_summary(ckpt, previous, weights),
+                         built.get("model.onnx"))  # fmt: skip
+    manifest["verification"] = verification
     bundle.write_manifest(out_dir, manifest)
+    # Only now, with the new manifest in place, remove what no longer belongs to the bundle.
+    for path in stale:
+        path.unlink(missing_ok=True)
     log(f"{model}: exported {', '.join(sorted(format_files))} -> {out_dir} (weights from {weights['source']}: {weights['path']})")
     return manifest
 
@@ -134,10 +143,11 @@ def _previous_manifest(out_dir: Path):
         return None
 
 
-def _keep_still_valid_artifacts(out_dir, previous, files, format_files) -> None:
-    """Artifacts of formats not re-exported stay listed only if they were made from the same weights."""
+def _carry_over_still_valid_artifacts(out_dir, previous, files, format_files) -> list:
+    """Artifacts of formats not re-exported stay listed if made from the same weights; the rest are stale."""
+    stale = []
     if previous is None:
-        return
+        return stale
     same_weights = previous["files"].get("state_dict.pth", {}).get("sha256") == files["state_dict.pth"]["sha256"]
     for fmt, name in previous["formats"].items():
         if fmt in format_files or not (out_dir / name).is_file():
@@ -145,19 +155,18 @@ def _keep_still_valid_artifacts(out_dir, previous, files, format_files) -> None:
         if same_weights and bundle.sha256_file(out_dir / name) == previous["files"][name]["sha256"]:
             files[name], format_files[fmt] = previous["files"][name], name
         else:
-            (out_dir / name).unlink()  # made from other weights: a stale artifact must not linger
+            stale.append(out_dir / name)  # made from other weights: must not linger beside the new ones
+    return stale
 
 
 def _still_valid_verification(out_dir: Path, files: dict):
-    """Keep the verification summary when verification.json checked exactly these files."""
-    path = out_dir / bundle.VERIFICATION
+    """The verification summary, when verification.json checked exactly these files; else None."""
     try:
-        report = json.loads(path.read_text())
+        report = json.loads((out_dir / bundle.VERIFICATION).read_text())
     except (OSError, ValueError):
         return None
     if report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
         return verification_summary(report)
-    path.unlink()  # it verified other files
     return None
 
 

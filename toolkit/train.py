@@ -35,8 +35,9 @@ class TrainConfig:
     limit: int | None
 
 
-def resolve_config(model, recipe="default", epochs=None, batch_size=None, lr=None, seed=None, limit=None):
+def resolve_config(model, recipe=None, epochs=None, batch_size=None, lr=None, seed=None, limit=None):
     spec = get_spec(model)
+    recipe = recipe or "default"
     if recipe not in spec.recipes:
         raise UsageError(f"model {model!r} has no recipe {recipe!r}; choose from {', '.join(spec.recipes)}")
     base = spec.recipes[recipe]
@@ -121,7 +122,7 @@ def _resume_state(run_dir: Path, config: TrainConfig, explicit: dict):
 def train(
     model: str,
     *,
-    recipe: str = "default",
+    recipe: str | None = None,
     epochs=None,
     batch_size=None,
     lr=None,
@@ -145,7 +146,7 @@ def train(
     if resume:
         if not (run_dir / checkpoint.CHECKPOINT_NAME).is_file():
             raise CheckpointError(f"{run_dir}: nothing to resume (no {checkpoint.CHECKPOINT_NAME})")
-        explicit = {"recipe": recipe if recipe != "default" else None, "epochs": epochs,
+        explicit = {"recipe": recipe, "epochs": epochs,
                     "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}  # fmt: skip
         state, config = _resume_state(run_dir, config, explicit)
     recipe_spec = spec.recipes[config.recipe]
@@ -173,8 +174,10 @@ def train(
 
     steps_per_epoch = max(1, len(train_x) // config.batch_size)  # drop the ragged tail: fixed shapes
     total_steps = steps_per_epoch * config.epochs
-    step_fn = _make_step(net, optimizer, recipe_spec, use_compile)
-    compile_seconds = _warm_up(step_fn, net, train_x, train_y, config) if use_compile else 0.0
+    # Only the forward pass is compiled; `net` stays the eager module that owns the weights.
+    forward = torch.compile(net) if use_compile else net
+    step_fn = _make_step(forward, optimizer, recipe_spec)
+    compile_seconds = _warm_up(forward, net, train_x, train_y, config) if use_compile else 0.0
 
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics = {"model": model, "device": str(dev), "recipe": config.recipe, "config": asdict(config),
@@ -222,9 +225,8 @@ def _write_metrics(run_dir: Path, metrics: dict, history: list) -> dict:
     return metrics
 
 
-def _make_step(net, optimizer, recipe, use_compile: bool):
-    """One optimisation step; the forward+loss is compiled when asked (the eager `net` keeps the weights)."""
-    forward = torch.compile(net) if use_compile else net
+def _make_step(forward, optimizer, recipe):
+    """One optimisation step; returns the loss as a device tensor (no host sync)."""
 
     def step(x, y):
         loss = F.cross_entropy(forward(x), y, label_smoothing=recipe.label_smoothing)
@@ -233,15 +235,14 @@ def _make_step(net, optimizer, recipe, use_compile: bool):
         optimizer.step()
         return loss.detach()
 
-    step.forward = forward
     return step
 
 
-def _warm_up(step_fn, net, train_x, train_y, config) -> float:
+def _warm_up(forward, net, train_x, train_y, config) -> float:
     """Trigger compilation of forward and backward outside the timed region, without a weight update."""
     started = time.perf_counter()
     n = min(config.batch_size, len(train_x))
-    loss = F.cross_entropy(step_fn.forward(as_input(train_x[:n])), train_y[:n])
+    loss = F.cross_entropy(forward(as_input(train_x[:n])), train_y[:n])
     loss.backward()
     net.zero_grad(set_to_none=True)
     if train_x.is_cuda:
