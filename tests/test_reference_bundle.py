@@ -1,4 +1,4 @@
-"""The committed exported/fashion-mlp bundle: intact, equal to its eager model, and accurate."""
+"""The committed bundles in exported/: intact, verified, equal to their eager model, and accurate."""
 
 import json
 import warnings
@@ -8,51 +8,57 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import REFERENCE_BUNDLE, SAMPLES
+from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
 from toolkit import bundle
 from toolkit.models import get_spec
 from toolkit.runtime import Predictor
+from toolkit.verify import verification_batches
+
+COMMITTED = sorted(path.parent for path in (REPO / "exported").glob("*/manifest.json"))
 
 
-@pytest.fixture(scope="module")
-def manifest():
-    return bundle.read_manifest(REFERENCE_BUNDLE)
+def test_every_trained_tutorial_model_has_a_bundle():
+    from toolkit.models import model_names
+
+    trained = {name for name in model_names() if get_spec(name).trainable}
+    assert trained <= {path.name for path in COMMITTED}
 
 
-def test_hashes_match_manifest(manifest):
+@pytest.mark.parametrize("bundle_dir", COMMITTED, ids=lambda p: p.name)
+def test_bundle_is_intact_trained_and_verified(bundle_dir):
+    manifest = bundle.read_manifest(bundle_dir)
+    spec = get_spec(manifest["model"])
     assert set(manifest["formats"]) == {"state-dict", "torchscript", "onnx"}
     for name, entry in manifest["files"].items():
-        assert bundle.file_entry(REFERENCE_BUNDLE / name) == entry, name
-
-
-def test_artifacts_equal_the_eager_model(manifest, fashion):
-    net = get_spec("fashion-mlp").build()
-    net.load_state_dict(torch.load(REFERENCE_BUNDLE / "state_dict.pth", weights_only=True), strict=True)
-    net.eval()
-    x = fashion.test_images[:1000].unsqueeze(1).float() / 255
-    with torch.no_grad():
-        eager = net(x).numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        scripted = torch.jit.load(str(REFERENCE_BUNDLE / "model.ts"))
-    with torch.no_grad():
-        ts = scripted(x).numpy()
-    session = ort.InferenceSession(str(REFERENCE_BUNDLE / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_out = session.run(["logits"], {"input": x.numpy()})[0]
-    for name, out in (("torchscript", ts), ("onnx", onnx_out)):
-        assert np.abs(out - eager).max() <= 1e-4, name
-        assert (out.argmax(1) == eager.argmax(1)).all(), name
-    accuracy = (eager.argmax(1) == fashion.test_labels[:1000].numpy()).mean()
-    assert accuracy >= 0.88
-
-
-def test_was_trained_and_verified(manifest):
-    assert manifest["training"]["recipe"] == "default" and manifest["training"]["epochs"] == 10
-    assert manifest["training"]["test_accuracy"] >= 0.89
-    assert manifest["verification"]["passed"] is True
-    # The report sits beside the manifest and checked these very files.
-    report = json.loads((REFERENCE_BUNDLE / "verification.json").read_text())
+        assert bundle.file_entry(bundle_dir / name) == entry, name
+    assert manifest["trained"] and manifest["training"]["recipe"] == "default"
+    if spec.task == "regression":
+        assert manifest["training"]["test_mae"] <= spec.reference_mae
+    else:
+        assert manifest["training"]["test_accuracy"] >= spec.reference_accuracy
+    report = json.loads((bundle_dir / "verification.json").read_text())
+    assert report["passed"] and manifest["verification"]["passed"]
     assert report["files"] == {name: entry["sha256"] for name, entry in manifest["files"].items()}
+
+
+@pytest.mark.parametrize("bundle_dir", COMMITTED, ids=lambda p: p.name)
+def test_artifacts_equal_the_eager_model(bundle_dir):
+    manifest = bundle.read_manifest(bundle_dir)
+    spec = get_spec(manifest["model"])
+    net = spec.build()
+    net.load_state_dict(torch.load(bundle_dir / "state_dict.pth", weights_only=True), strict=True)
+    net.eval()
+    x = np.concatenate([b.x for b in verification_batches(spec)[:40]])  # real inputs, the same as verify's
+    with torch.no_grad():
+        eager = net(torch.from_numpy(x)).numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            scripted = torch.jit.load(str(bundle_dir / "model.ts"))
+        ts = scripted(torch.from_numpy(x)).numpy()
+    session = ort.InferenceSession(str(bundle_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(["logits"], {"input": x})[0]
+    for name, out in (("torchscript", ts), ("onnx", onnx_out)):
+        assert np.abs(out - eager).max() <= spec.atol, name
 
 
 def test_samples_are_classified_correctly():

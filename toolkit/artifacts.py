@@ -7,6 +7,7 @@ byte-identical files.
 """
 
 import contextlib
+import hashlib
 import inspect
 import io
 import warnings
@@ -17,6 +18,7 @@ import torch
 
 ONNX_INPUT, ONNX_OUTPUT = "input", "logits"
 PATH_METADATA = ("pkg.torch.onnx.stack_trace",)  # node metadata that holds absolute source paths
+SERIALIZATION_ID = ".data/serialization_id"
 
 
 def state_dict_bytes(module: torch.nn.Module) -> bytes:
@@ -38,12 +40,23 @@ def torchscript_bytes(module: torch.nn.Module) -> bytes:
 
 
 def _without_debug_records(archive: bytes) -> bytes:
+    """Drop the .debug_pkl records, and derive the archive's serialization id from what is kept.
+
+    torch computes that id partly from a checksum of every record, debug records included, so it
+    would change whenever a source line moves; an id made from the kept records changes only with them.
+    """
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(archive)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
-        for info in src.infolist():
-            if info.filename.endswith(".debug_pkl"):
-                continue
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info))
+        kept = [info for info in src.infolist() if not info.filename.endswith(".debug_pkl")]
+        digest = hashlib.sha256()
+        for info in kept:
+            if not info.filename.endswith(SERIALIZATION_ID):
+                digest.update(info.filename.encode() + b"\0" + src.read(info))
+        for info in kept:
+            data = src.read(info)
+            if info.filename.endswith(SERIALIZATION_ID):
+                data = str(int(digest.hexdigest(), 16))[:40].zfill(40).encode()  # same form as torch's: 40 digits
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
 
 

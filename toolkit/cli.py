@@ -94,7 +94,7 @@ def export(
     model: ModelArg = DEFAULT_MODEL,
     format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help="Format to write; repeat for several.")] = [ExportFormat.all],  # noqa: B006
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own state_dict.pth).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "--weights", help="Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own state_dict.pth; for models tk does not train, seeded random weights flagged as untrained).")] = None,
 ):
     """Export the eager model in eval mode: state_dict, TorchScript, ONNX and manifest.json."""
     from toolkit.export import export as run_export
@@ -107,7 +107,7 @@ def export(
 def verify(
     model: ModelArg = DEFAULT_MODEL,
     bundle: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
-    atol: Annotated[float, typer.Option(help="Largest allowed absolute difference from the eager model.")] = 1e-4,
+    atol: Annotated[Optional[float], typer.Option(help="Largest allowed absolute difference from the eager model (default: the model's own, 1e-4 for most).", show_default=False)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print verification.json instead of the table.")] = False,
 ):
@@ -130,29 +130,61 @@ def verify(
 @app.command()
 @user_errors
 def infer(
-    paths: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, GIF, WEBP, BMP, ...).", show_default=False)],
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG, JPEG, GIF, WEBP, BMP, ...); CSV files for tabular models.", show_default=False)] = None,
     model: Annotated[Path, typer.Option(help="Exported bundle folder.")] = Path("exported") / DEFAULT_MODEL,
+    values: Annotated[Optional[list[str]], typer.Option("--values", help="Tabular models: one row of comma-separated features, e.g. 73,80,75 (repeatable).", show_default=False)] = None,
     top_k: Annotated[int, typer.Option(min=1, help="How many of the most likely labels to report.")] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per input, in order.")] = False,
     invert: Annotated[Optional[bool], typer.Option("--invert/--no-invert", help="Force inverting (or not) the image's polarity; default: detect light backgrounds.")] = None,
     device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
 ):
-    """Classify images with the exported ONNX model (no torch needed)."""
+    """Answer images (or tabular rows) with the exported ONNX model (no torch needed)."""
+    from toolkit.errors import UsageError
     from toolkit.runtime import Predictor
 
+    paths, values = paths or [], values or []
     predictor = Predictor(model, device=device.value, threads=1)
+    if predictor.warning:
+        typer.echo(f"tk: warning: {model}: {predictor.warning}", err=True)
+    if predictor.manifest["input"]["kind"] == "tabular":
+        from toolkit.tabular import rows_from_csv, rows_from_values
+
+        if not paths and not values:
+            raise UsageError(f"{model}: give a row with --values ({','.join(predictor.features)}) or CSV files")
+        rows = rows_from_values(values, predictor.features)
+        for path in paths:
+            rows += rows_from_csv(path, predictor.features)
+        results = predictor.predict_rows(rows, top_k=top_k)
+    else:
+        if values:
+            raise UsageError(f"{model}: this model takes images, not --values")
+        if not paths:
+            raise UsageError("give one or more image files")
+        results = predictor.predict_files(paths, top_k=top_k, invert=invert)
     failed = 0
-    for result in predictor.predict_files(paths, top_k=top_k, invert=invert):
+    for result in results:
         failed += "error" in result
         if json_output:
             typer.echo(json.dumps(result))
         elif "error" in result:
             typer.echo(f"tk: error: {result['error']}", err=True)
         else:
-            ranked = ", ".join(f"{t['label']} ({t['probability']:.1%})" for t in result["top"])
-            typer.echo(f"{result['path']}: {ranked}")
+            typer.echo(_human_answer(result))
     if failed:
         raise typer.Exit(1)
+
+
+def _human_answer(result: dict) -> str:
+    if "path" in result:
+        subject = result["path"]
+    else:
+        given = ",".join(f"{v:g}" for v in result["input"])
+        subject = given if result["row"].startswith("--values") else f"{result['row']}: {given}"
+    if "value" in result:
+        answer = ", ".join(f"{v:.6g}" for v in result["value"])
+    else:
+        answer = ", ".join(f"{t['label']} ({t['probability']:.1%})" for t in result["top"])
+    return f"{subject}: {answer}" if "path" in result else f"{subject} -> {answer}"
 
 
 @app.command()
@@ -165,14 +197,22 @@ def models(json_output: Annotated[bool, typer.Option("--json", help="Print a JSO
     for name in model_names():
         spec = get_spec(name)
         rows.append({"name": name, "task": spec.task, "input_shape": list(spec.input.shape), "dataset": spec.dataset,
-                     "reference_accuracy": spec.reference_accuracy, "description": spec.description})  # fmt: skip
+                     "reference_accuracy": spec.reference_accuracy, "reference_mae": spec.reference_mae,
+                     "trained_by_tk": spec.trainable, "description": spec.description})  # fmt: skip
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
+    typer.echo(f"{'name':<24} {'task':<22} {'input':<10} {'dataset':<17} target")
     for row in rows:
         shape = "x".join(map(str, row["input_shape"]))
-        target = f">= {row['reference_accuracy']:.1%}" if row["reference_accuracy"] else "-"
-        typer.echo(f"{row['name']:<16} {row['task']:<15} {shape:<9} {row['dataset']:<14} {target}")
+        if row["reference_accuracy"] is not None:
+            target = f"accuracy >= {row['reference_accuracy']:.1%}"
+        elif row["reference_mae"] is not None:
+            target = f"mean abs error <= {row['reference_mae']:g}"
+        else:
+            target = "not trained by tk (export with --weights)"
+        typer.echo(f"{row['name']:<24} {row['task']:<22} {shape:<10} {row['dataset'] or '-':<17} {target}")
+    typer.echo(f"{'torchvision/<arch>':<24} {'classification':<22} {'3x224x224':<10} {'-':<17} any torchvision classifier, export with --weights")
 
 
 def main():

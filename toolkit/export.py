@@ -21,10 +21,16 @@ from toolkit.errors import CheckpointError, UsageError
 from toolkit.models import get_spec
 
 FORMATS = ("state-dict", "torchscript", "onnx")
+RANDOM_INIT_SEED = 0
+UNTRAINED_WARNING = "UNTRAINED: seeded random weights, predictions are meaningless; export with --weights FILE"
 
 
 def resolve_weights(model: str, checkpoint_file=None, out_dir=None, runs_dir="runs") -> tuple:
-    """(state_dict, source description, checkpoint-or-None): which weights to export, and from where."""
+    """(state_dict or None, source description, checkpoint-or-None): which weights to export, and from where.
+
+    Order: --checkpoint/--weights FILE, the model's latest run, the bundle's own state_dict.pth; for
+    a model tk does not train, seeded random weights last (state_dict None), flagged as untrained.
+    """
     candidates = []
     if checkpoint_file is not None:
         candidates.append(("checkpoint", Path(checkpoint_file)))
@@ -36,6 +42,8 @@ def resolve_weights(model: str, checkpoint_file=None, out_dir=None, runs_dir="ru
         if kind == "checkpoint" or path.is_file():
             state_dict, ckpt = checkpoint.load_weights(path, model)
             return _strip_compile_prefix(state_dict), {"source": kind, "path": path.as_posix()}, ckpt
+    if not get_spec(model).trainable:
+        return None, {"source": "random-init", "path": None, "seed": RANDOM_INIT_SEED}, None
     raise CheckpointError(
         f"no weights for {model!r}: no {candidates[0][1]} and no {candidates[-1][1]}; "
         f"run 'tk train {model}' or pass --checkpoint FILE"
@@ -61,8 +69,12 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
     formats = _resolve_formats(formats)
     out_dir = Path(out_dir) if out_dir is not None else Path("exported") / model
     state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
+    torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
     net = spec.build()
-    checkpoint.load_into(net, state_dict, weights["path"])
+    if state_dict is not None:
+        checkpoint.load_into(net, state_dict, weights["path"])
+    else:
+        log(f"{model}: WARNING: {UNTRAINED_WARNING}")
     return export_module(net, model, out_dir, formats, weights, ckpt, log)
 
 
@@ -92,14 +104,18 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
 
     for name, (data, _) in built.items():
         write_bytes(out_dir / name, data)
+    # Weights re-read from the bundle itself are as (un)trained as they were when it was made.
+    inherited_untrained = weights["source"] == "bundle" and previous is not None and previous.get("trained") is False
+    trained = weights["source"] != "random-init" and not inherited_untrained
     manifest = _manifest(spec, files, format_files, weights, _training_summary(ckpt, previous, weights),
-                         built.get("model.onnx"))  # fmt: skip
+                         built.get("model.onnx"), trained)  # fmt: skip
     manifest["verification"] = verification
     bundle.write_manifest(out_dir, manifest)
     # Only now, with the new manifest in place, remove what no longer belongs to the bundle.
     for path in stale:
         path.unlink(missing_ok=True)
-    log(f"{model}: exported {', '.join(sorted(format_files))} -> {out_dir} (weights from {weights['source']}: {weights['path']})")
+    origin = "seeded random weights, UNTRAINED" if weights["path"] is None else f"weights from {weights['source']}: {weights['path']}"
+    log(f"{model}: exported {', '.join(sorted(format_files))} -> {out_dir} ({origin})")
     return manifest
 
 
@@ -178,42 +194,67 @@ def verification_summary(report: dict) -> dict:
 def _training_summary(ckpt, previous, weights):
     if ckpt is not None:
         history = ckpt["history"]
-        return {
-            "recipe": ckpt["config"]["recipe"],
-            "epochs": len(history),
-            "test_accuracy": history[-1]["test_accuracy"] if history else None,
-            "train_seconds": round(sum(e["seconds"] for e in history), 3),
-        }
+        metric = next((k for k in ("test_accuracy", "test_mae") if history and k in history[-1]), None)
+        summary = {"recipe": ckpt["config"]["recipe"], "epochs": len(history),
+                   "train_seconds": round(sum(e["seconds"] for e in history), 3)}  # fmt: skip
+        if metric:
+            summary[metric] = history[-1][metric]
+        return summary
     if weights["source"] == "bundle" and previous is not None:
         return previous.get("training")  # same weights as before: the same training produced them
     return None
 
 
-def _manifest(spec, files, format_files, weights, training, onnx_artifact) -> dict:
+def _input_entry(spec) -> dict:
+    entry = {"name": artifacts.ONNX_INPUT, "kind": spec.input.kind, "dtype": "float32", "shape": ["batch", *spec.input.shape]}
+    if spec.input.kind == "tabular":
+        entry["features"] = list(spec.input.features)
+    elif not spec.input.mean:
+        entry["range"] = [0.0, 1.0]
+    return entry
+
+
+def _output_entry(spec) -> dict:
+    width = 1 if spec.output in ("probability", "value") else len(spec.labels)
+    return {"name": artifacts.ONNX_OUTPUT, "kind": spec.output, "dtype": "float32", "shape": ["batch", width]}
+
+
+def _preprocessing(spec):
+    """How the runtime turns an image file into the model's input; None for tabular models."""
+    image = spec.input
+    if image.kind != "image":
+        return None
+    if image.background == "dark":  # Fashion-MNIST style: gray, light item on black, trimmed and centred
+        return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": "dark",
+                "invert": "auto", "trim": True, "resize": "longest-side-keep-aspect",
+                "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
+    return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": None,
+            "invert": "never", "trim": False, "resize": "shorter-side-then-centre-crop", "resize_to": image.resize_to,
+            "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
+
+
+def _manifest(spec, files, format_files, weights, training, onnx_artifact, trained: bool) -> dict:
     proto = onnx.load_from_string(onnx_artifact[0]) if onnx_artifact else None
-    batch_shape = ["batch", *spec.input.shape]
-    return {
+    manifest = {
         "schema_version": bundle.SCHEMA_VERSION,
         "model": spec.name,
         "task": spec.task,
         "description": spec.description,
         "dataset": spec.dataset,
-        "input": {"name": artifacts.ONNX_INPUT, "kind": "image", "dtype": "float32", "shape": batch_shape,
-                  "range": [0.0, 1.0]},
-        "output": {"name": artifacts.ONNX_OUTPUT, "kind": "logits", "dtype": "float32",
-                   "shape": ["batch", len(spec.labels)]},
+        "input": _input_entry(spec),
+        "output": _output_entry(spec),
         "labels": list(spec.labels),
-        "preprocessing": {
-            "size": spec.input.size, "channels": spec.input.channels, "scale": 1 / 255,
-            "background": spec.input.background, "invert": "auto", "trim": True,
-            "resize": "longest-side-keep-aspect", "mean": list(spec.input.mean), "std": list(spec.input.std),
-        },
+        "preprocessing": _preprocessing(spec),
         "files": files,
         "formats": format_files,
         "onnx": {"opset": proto.opset_import[0].version, "ir_version": proto.ir_version} if proto else None,
         "versions": {"toolkit": toolkit.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
                      "onnxruntime": onnxruntime.__version__, "python": platform.python_version()},
         "weights": weights,
+        "trained": trained,
         "training": training,
+        "tolerance": {"atol": spec.atol, "reason": spec.atol_reason or "tk's default"},
     }  # fmt: skip
-
+    if not manifest["trained"]:
+        manifest["warning"] = UNTRAINED_WARNING
+    return manifest

@@ -150,8 +150,27 @@ def preprocess_image(path, size: int = 28, invert=None, trim: bool = True) -> np
     return (np.clip(np.round(square), 0, 255) / 255.0).astype(np.float32)[None]
 
 
+def preprocess_photo(path, size: int, resize_to: int, mean, std) -> np.ndarray:
+    """A photo for an ImageNet-style model: RGB (transparency on white), shorter side to `resize_to`,
+    centre crop to `size`, scaled to [0, 1], normalised by mean/std -> float32 [3, size, size]."""
+    image = open_image(path)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(backdrop, rgba)
+    image = image.convert("RGB")
+    width, height = image.size
+    scale = resize_to / min(width, height)
+    image = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BILINEAR)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    pixels = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
+    pixels = (pixels - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
 def preprocess_for_manifest(path, preprocessing: dict, invert=None) -> np.ndarray:
-    """Preprocess as the bundle's manifest says (only 1-channel light-on-dark images so far)."""
-    if preprocessing.get("channels") != 1:
-        raise InputError(f"{path}: bundles with {preprocessing.get('channels')}-channel input are not supported yet")
+    """Preprocess an image file as the bundle's manifest says."""
+    if preprocessing.get("channels") == 3:
+        return preprocess_photo(path, preprocessing["size"], preprocessing["resize_to"],
+                                preprocessing["mean"], preprocessing["std"])  # fmt: skip
     return preprocess_image(path, size=preprocessing["size"], invert=invert, trim=preprocessing.get("trim", True))

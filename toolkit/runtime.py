@@ -85,6 +85,8 @@ class Predictor:
         self.input_name = self.manifest["input"]["name"]
         self.output_name = self.manifest["output"]["name"]
         self.sample_shape = tuple(self.manifest["input"]["shape"][1:])
+        self.features = list(self.manifest["input"].get("features") or [])
+        self.warning = self.manifest.get("warning")  # e.g. an untrained model's bundle
 
     @property
     def provider(self) -> str:
@@ -99,12 +101,24 @@ class Predictor:
             raise InputError(f"input shape {batch.shape} does not match the model's [batch, {', '.join(map(str, self.sample_shape))}]")
         return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch)})[0]
 
+    @property
+    def is_regression(self) -> bool:
+        return self.manifest["output"].get("kind") == "value"
+
     def probabilities(self, batch) -> np.ndarray:
+        """Class probabilities [N, classes], whatever the graph outputs (logits, probabilities, P(class 1))."""
         output = self.run(batch)
-        return softmax(output) if self.manifest["output"].get("kind") == "logits" else output
+        kind = self.manifest["output"].get("kind")
+        if kind == "logits":
+            return softmax(output)
+        if kind == "probability":  # a binary classifier's P(class 1)
+            return np.concatenate([1.0 - output, output], axis=1)
+        if kind == "probabilities":
+            return output
+        raise InputError(f"{self.bundle_dir}: a {kind!r} model has no class probabilities")
 
     def predict(self, batch, top_k: int = 1) -> list:
-        """One Prediction per sample in the batch."""
+        """One Prediction per sample in the batch (classification models)."""
         top_k = max(1, min(top_k, len(self.labels)))
         results = []
         for row in self.probabilities(batch):
@@ -113,14 +127,22 @@ class Predictor:
             results.append(Prediction(top=top, **top[0]))
         return results
 
+    def answer(self, batch, top_k: int = 1) -> list:
+        """One dict per sample: {"value": [...]} for regression, the Prediction's fields for classification."""
+        if self.is_regression:
+            return [{"value": [float(v) for v in row]} for row in self.run(batch)]
+        return [p.to_dict() for p in self.predict(batch, top_k)]
+
     def preprocess(self, path, invert=None) -> np.ndarray:
+        if self.manifest["input"].get("kind") != "image":
+            raise UsageError(f"{self.bundle_dir}: this model takes tabular input, not images (use --values or a CSV file)")
         return preprocess_for_manifest(path, self.manifest["preprocessing"], invert=invert)
 
     def predict_image(self, path, top_k: int = 1, invert=None) -> Prediction:
         return self.predict(self.preprocess(path, invert), top_k)[0]
 
     def predict_files(self, paths, top_k: int = 1, invert=None, chunk: int = 256):
-        """Yield {"path", ...prediction} or {"path", "error"} per file, in order; one bad file spoils nothing."""
+        """Yield {"path", ...answer} or {"path", "error"} per image file, in order; one bad file spoils nothing."""
         paths = list(paths)
         for start in range(0, len(paths), chunk):
             inputs, results = [], []
@@ -130,8 +152,24 @@ class Predictor:
                     results.append({"path": str(path)})
                 except InputError as exc:
                     results.append({"path": str(path), "error": str(exc)})
-            predictions = iter(self.predict(np.stack(inputs), top_k) if inputs else [])
-            for result in results:
-                if "error" not in result:
-                    result.update(next(predictions).to_dict())
-                yield result
+            yield from self._fill(results, inputs, top_k)
+
+    def predict_rows(self, rows, top_k: int = 1):
+        """Yield {"row", "input", ...answer} or {"row", "input", "error"} per tabular Row, in order."""
+        if self.manifest["input"].get("kind") != "tabular":
+            raise UsageError(f"{self.bundle_dir}: this model takes images, not --values or CSV rows")
+        results, inputs = [], []
+        for row in rows:
+            if row.error is not None:
+                results.append({"row": row.source, "input": row.text, "error": row.error})
+            else:
+                results.append({"row": row.source, "input": list(row.values)})
+                inputs.append(np.asarray(row.values, dtype=np.float32))
+        yield from self._fill(results, inputs, top_k)
+
+    def _fill(self, results: list, inputs: list, top_k: int):
+        answers = iter(self.answer(np.stack(inputs), top_k) if inputs else [])
+        for result in results:
+            if "error" not in result:
+                result.update(next(answers))
+            yield result

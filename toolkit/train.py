@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from toolkit import checkpoint
 from toolkit.atomic import write_text
-from toolkit.data import load_fashion_mnist
+from toolkit.data import load_dataset
 from toolkit.errors import CheckpointError, UsageError
 from toolkit.models import get_spec
 from toolkit.progress import ProgressBar
@@ -29,7 +29,7 @@ class TrainConfig:
     model: str
     recipe: str
     epochs: int
-    batch_size: int
+    batch_size: int | None  # None: the whole dataset in every step
     lr: float
     seed: int
     limit: int | None
@@ -37,6 +37,8 @@ class TrainConfig:
 
 def resolve_config(model, recipe=None, epochs=None, batch_size=None, lr=None, seed=None, limit=None):
     spec = get_spec(model)
+    if not spec.trainable:
+        raise UsageError(f"{model} is not trained by tk (no dataset here); export it with 'tk export {model} --weights FILE'")
     recipe = recipe or "default"
     if recipe not in spec.recipes:
         raise UsageError(f"model {model!r} has no recipe {recipe!r}; choose from {', '.join(spec.recipes)}")
@@ -89,21 +91,37 @@ def make_optimizer(model, config: TrainConfig, recipe):
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
-def as_input(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28] in [0, 1], the exported models' input contract."""
-    return images_uint8.unsqueeze(1).float().div_(255.0)
+def loss_function(spec, recipe):
+    if spec.loss == "cross_entropy":
+        return lambda out, y: F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
+    if spec.loss == "bce":
+        return F.binary_cross_entropy  # the model outputs P(class 1), as in the lab
+    if spec.loss == "mse":
+        return F.mse_loss
+    raise ValueError(f"unknown loss {spec.loss!r}")
+
+
+def metric_name(spec) -> str:
+    return "test_mae" if spec.task == "regression" else "test_accuracy"
 
 
 @torch.no_grad()
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor) -> float:
+def evaluate(spec, model, data) -> float:
+    """Test accuracy (classification) or mean absolute error (regression), in eval mode."""
     was_training = model.training
     model.eval()
-    correct = 0
-    for start in range(0, len(images), EVAL_BATCH):
-        logits = model(as_input(images[start : start + EVAL_BATCH]))
-        correct += (logits.argmax(1) == labels[start : start + EVAL_BATCH]).sum().item()
+    score = 0.0
+    for start in range(0, len(data.test_x), EVAL_BATCH):
+        out = model(data.to_input(data.test_x[start : start + EVAL_BATCH]))
+        y = data.test_y[start : start + EVAL_BATCH]
+        if spec.task == "regression":
+            score += (out - y).abs().sum().item() / out.shape[1]
+        elif spec.task == "binary-classification":
+            score += ((out > 0.5).float() == y).sum().item()
+        else:
+            score += (out.argmax(1) == y).sum().item()
     model.train(was_training)
-    return correct / len(images)
+    return score / len(data.test_x)
 
 
 def _resume_state(run_dir: Path, config: TrainConfig, explicit: dict):
@@ -146,18 +164,15 @@ def train(
     if resume:
         if not (run_dir / checkpoint.CHECKPOINT_NAME).is_file():
             raise CheckpointError(f"{run_dir}: nothing to resume (no {checkpoint.CHECKPOINT_NAME})")
-        explicit = {"recipe": recipe, "epochs": epochs,
-                    "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}  # fmt: skip
+        explicit = {"recipe": recipe, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}
         state, config = _resume_state(run_dir, config, explicit)
     recipe_spec = spec.recipes[config.recipe]
 
     started = time.perf_counter()
-    data = load_fashion_mnist(data_dir)
-    train_x, train_y = data.train_images, data.train_labels
+    data = load_dataset(spec.dataset, data_dir)
     if config.limit is not None:
-        train_x, train_y = train_x[: config.limit], train_y[: config.limit]
-    train_x, train_y = train_x.to(dev), train_y.to(dev)
-    test_x, test_y = data.test_images.to(dev), data.test_labels.to(dev)
+        data = replace(data, train_x=data.train_x[: config.limit], train_y=data.train_y[: config.limit])
+    data = data.to(dev)
     data_seconds = time.perf_counter() - started
 
     torch.manual_seed(config.seed)
@@ -172,64 +187,74 @@ def train(
             log(f"{model}: {run_dir} already finished all {config.epochs} epochs; nothing to resume")
             return json.loads((run_dir / "metrics.json").read_text())
 
-    steps_per_epoch = max(1, len(train_x) // config.batch_size)  # drop the ragged tail: fixed shapes
+    samples = len(data.train_x)
+    batch = min(config.batch_size or samples, samples)
+    batches_per_pass = samples // batch  # the ragged tail is dropped: every step has the same shape
+    steps_per_epoch = batches_per_pass * recipe_spec.passes_per_epoch
     total_steps = steps_per_epoch * config.epochs
-    # Only the forward pass is compiled; `net` stays the eager module that owns the weights.
-    forward = torch.compile(net) if use_compile else net
-    step_fn = _make_step(forward, optimizer, recipe_spec)
-    compile_seconds = _warm_up(forward, net, train_x, train_y, config) if use_compile else 0.0
+    # Only the training forward is compiled; `net` stays the eager module that owns the weights.
+    train_forward = getattr(net, spec.train_method) if spec.train_method else net
+    forward = torch.compile(train_forward) if use_compile else train_forward
+    step_fn = _make_step(forward, optimizer, loss_function(spec, recipe_spec))
+    compile_seconds = _warm_up(forward, net, data, batch) if use_compile else 0.0
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    metric = metric_name(spec)
     metrics = {"model": model, "device": str(dev), "recipe": config.recipe, "config": asdict(config),
                "compiled": use_compile, "data_seconds": round(data_seconds, 3),
                "compile_seconds": round(compile_seconds, 3), "epochs": history}  # fmt: skip
     for epoch in range(first_epoch, config.epochs):
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and friends, per epoch
-        order = torch.randperm(len(train_x), generator=generator).to(dev)
         bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}")
         net.train()
         epoch_started = time.perf_counter()
         loss_sum = torch.zeros((), device=dev)
-        for i in range(steps_per_epoch):
-            index = order[i * config.batch_size : (i + 1) * config.batch_size]
-            lr_now = learning_rate(epoch * steps_per_epoch + i, total_steps, config, recipe_spec)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_now
-            loss_sum += step_fn(as_input(train_x[index]), train_y[index])
-            bar.update(1)
+        step = epoch * steps_per_epoch
+        for _ in range(recipe_spec.passes_per_epoch):
+            order = torch.randperm(samples, generator=generator).to(dev)
+            for i in range(batches_per_pass):
+                index = order[i * batch : (i + 1) * batch]
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, total_steps, config, recipe_spec)
+                loss_sum += step_fn(data.to_input(data.train_x[index]), data.train_y[index])
+                step += 1
+                bar.update(1)
         train_loss = loss_sum.item() / steps_per_epoch  # the one host sync of the epoch
         seconds = time.perf_counter() - epoch_started
-        accuracy = evaluate(net, test_x, test_y)
-        history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 6),
-                        "test_accuracy": accuracy, "seconds": round(seconds, 3)})  # fmt: skip
-        bar.close(f"loss {train_loss:.4f}  test accuracy {accuracy:.2%}  {seconds:.1f}s")
+        score = evaluate(spec, net, data)
+        history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 6), metric: score, "seconds": round(seconds, 3)})
+        bar.close(f"loss {train_loss:.4f}  {describe(metric, score)}  {seconds:.1f}s")
         checkpoint.save(run_dir / checkpoint.CHECKPOINT_NAME, {
             "model_name": model, "config": asdict(config), "epoch": epoch + 1, "history": history,
             "model": net.state_dict(), "optimizer": optimizer.state_dict(),
         })  # fmt: skip
-        _write_metrics(run_dir, metrics, history)
+        _write_metrics(run_dir, metrics, history, metric)
 
-    final = _write_metrics(run_dir, metrics, history)
+    final = _write_metrics(run_dir, metrics, history, metric)
     wall = time.perf_counter() - started
-    log(f"{model}: test accuracy {final['test_accuracy']:.2%} after {len(history)} epochs; "
+    log(f"{model}: {describe(metric, final[metric])} after {len(history)} epochs; "
         f"{final['train_seconds']:.1f}s training, {wall:.1f}s wall ({dev.type}) -> {run_dir}")  # fmt: skip
     return final
 
 
-def _write_metrics(run_dir: Path, metrics: dict, history: list) -> dict:
+def describe(metric: str, score: float) -> str:
+    return f"test accuracy {score:.2%}" if metric == "test_accuracy" else f"mean abs error {score:.4g}"
+
+
+def _write_metrics(run_dir: Path, metrics: dict, history: list, metric: str) -> dict:
     metrics = dict(metrics, epochs=history)
-    metrics["test_accuracy"] = history[-1]["test_accuracy"] if history else None
+    metrics[metric] = history[-1][metric] if history else None
     metrics["train_seconds"] = round(sum(e["seconds"] for e in history), 3)
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def _make_step(forward, optimizer, recipe):
+def _make_step(forward, optimizer, loss_fn):
     """One optimisation step; returns the loss as a device tensor (no host sync)."""
 
     def step(x, y):
-        loss = F.cross_entropy(forward(x), y, label_smoothing=recipe.label_smoothing)
+        loss = loss_fn(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -238,13 +263,11 @@ def _make_step(forward, optimizer, recipe):
     return step
 
 
-def _warm_up(forward, net, train_x, train_y, config) -> float:
+def _warm_up(forward, net, data, batch: int) -> float:
     """Trigger compilation of forward and backward outside the timed region, without a weight update."""
     started = time.perf_counter()
-    n = min(config.batch_size, len(train_x))
-    loss = F.cross_entropy(forward(as_input(train_x[:n])), train_y[:n])
-    loss.backward()
+    forward(data.to_input(data.train_x[:batch])).float().sum().backward()
     net.zero_grad(set_to_none=True)
-    if train_x.is_cuda:
+    if data.train_x.is_cuda:
         torch.cuda.synchronize()
     return time.perf_counter() - started

@@ -1,6 +1,8 @@
 """The model zoo. Importing this package registers every model."""
 
-from toolkit.models import fashion  # noqa: F401  (registers the Fashion-MNIST models)
-from toolkit.models.registry import ImageInput, ModelSpec, Recipe, get_spec, model_names, register
+from toolkit.models import fashion, tabular, vision  # noqa: F401  (each registers its models)
+from toolkit.models.registry import (
+    ImageInput, ModelSpec, Recipe, TabularInput, get_spec, model_names, register, register_family,
+)  # fmt: skip
 
-__all__ = ["ImageInput", "ModelSpec", "Recipe", "get_spec", "model_names", "register"]
+__all__ = ["ImageInput", "ModelSpec", "Recipe", "TabularInput", "get_spec", "model_names", "register", "register_family"]

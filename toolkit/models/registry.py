@@ -1,7 +1,8 @@
 """The model registry: name -> ModelSpec, filled by the @register decorator on small factories.
 
-A spec carries everything the pipeline needs to know about a model (its input, labels, dataset,
-training recipes) so that train, export and verify never special-case a model by name.
+A spec carries everything the pipeline needs to know about a model (its input, output, loss, labels,
+dataset, training recipes, verification tolerance) so that train, export, verify and infer never
+special-case a model by name. Names of the form "torchvision/<arch>" are resolved on demand.
 """
 
 from dataclasses import dataclass, field
@@ -16,24 +17,27 @@ class Recipe:
 
     optimizer: str  # "adamw" or "sgd"
     lr: float
-    batch_size: int
+    batch_size: int | None  # None: the whole (tiny) dataset in every step
     epochs: int
     schedule: str = "constant"  # "constant" or "onecycle" (linear warm-up, cosine down)
     weight_decay: float = 0.0
     momentum: float = 0.0
     label_smoothing: float = 0.0
     warmup_fraction: float = 0.2
+    passes_per_epoch: int = 1  # tiny tables: many passes make one reported (and checkpointed) epoch
 
 
 @dataclass(frozen=True)
 class ImageInput:
-    """An image model's input: float32 [batch, channels, size, size] scaled to [0, 1]."""
+    """An image model's input: float32 [batch, channels, size, size] scaled to [0, 1], then (x - mean) / std."""
 
     channels: int
     size: int
-    background: str  # the training images' background after preprocessing: "dark" or "light"
-    mean: tuple = ()  # per-channel normalisation the model expects after scaling, if any
+    background: str | None  # the training images' background after preprocessing: "dark", or None for photos
+    mean: tuple = ()
     std: tuple = ()
+    resize_to: int | None = None  # photos: shorter side resized to this, then centre-cropped to `size`
+    kind = "image"
 
     @property
     def shape(self) -> tuple:
@@ -41,39 +45,69 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class TabularInput:
+    """A tabular model's input: float32 [batch, len(features)]."""
+
+    features: tuple
+    kind = "tabular"
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.features),)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     builder: Callable
-    task: str  # "classification"
-    input: ImageInput
-    labels: tuple
-    dataset: str
-    recipes: dict = field(default_factory=dict)  # recipe name -> Recipe; "default" is required
-    reference_accuracy: float | None = None  # the test accuracy the default recipe must reach
+    task: str  # "classification", "binary-classification" or "regression"
+    input: object  # ImageInput or TabularInput
+    labels: tuple  # class names; empty for regression
+    dataset: str | None  # a name known to toolkit.data, or None (not trained by tk)
+    recipes: dict = field(default_factory=dict)  # recipe name -> Recipe; "default" is required if trainable
+    reference_accuracy: float | None = None  # classification: the test accuracy the default recipe must reach
+    reference_mae: float | None = None  # regression: the mean absolute error it must get under
     description: str = ""
+    output: str = "logits"  # what forward returns: "logits", "probabilities", "probability" (P(class 1)), "value"
+    train_method: str | None = None  # train on this method's output instead of forward's (e.g. "logits")
+    atol: float = 1e-4  # verification tolerance against eager
+    atol_reason: str = ""  # why a model needs another tolerance than the default
+    loss: str = "cross_entropy"  # "cross_entropy", "bce" or "mse"
+
+    @property
+    def trainable(self) -> bool:
+        return self.dataset is not None
 
     def build(self):
         return self.builder()
 
 
 _REGISTRY: dict = {}
+_RESOLVERS: dict = {}  # prefix -> function(name) -> ModelSpec, for on-demand families
 
 
 def register(factory: Callable[[], ModelSpec]) -> Callable[[], ModelSpec]:
     spec = factory()
     if spec.name in _REGISTRY:
         raise ValueError(f"model {spec.name!r} registered twice")
-    if "default" not in spec.recipes:
+    if spec.trainable and "default" not in spec.recipes:
         raise ValueError(f"model {spec.name!r} has no default recipe")
     _REGISTRY[spec.name] = spec
     return factory
 
 
+def register_family(prefix: str, resolver: Callable[[str], ModelSpec]) -> None:
+    _RESOLVERS[prefix] = resolver
+
+
 def get_spec(name: str) -> ModelSpec:
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(model_names())}") from None
+    prefix, _, rest = name.partition("/")
+    if rest and prefix in _RESOLVERS:
+        return _RESOLVERS[prefix](rest)
+    families = "".join(f", {p}/<name>" for p in _RESOLVERS)
+    raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(model_names())}{families}")
 
 
 def model_names() -> list:
