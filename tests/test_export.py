@@ -143,3 +143,10 @@ def test_out_path_under_a_file_is_one_line(cli, quick_run, tmp_path):
     result = cli("export", "--checkpoint", quick_run / "checkpoint.pt", "--out", tmp_path / "afile" / "bundle")
     assert result.exit_code == 1
     assert result.stderr.strip() == f"tk: error: {tmp_path / 'afile' / 'bundle'}: Not a directory"
+
+
+def test_export_hands_the_module_back_on_its_device(tmp_path):
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = get_spec("fashion-mlp").build().to(device).train()
+    export_module(net, "fashion-mlp", tmp_path, ["state-dict"], {"source": "test", "path": "-"}, log=quiet)
+    assert net.training and next(net.parameters()).device.type == device

@@ -17,7 +17,7 @@ import torch
 import toolkit
 from toolkit import artifacts, bundle, checkpoint
 from toolkit.atomic import write_bytes
-from toolkit.errors import CheckpointError, UsageError
+from toolkit.errors import CheckpointError, ToolkitError, UsageError
 from toolkit.models import get_spec
 
 FORMATS = ("state-dict", "torchscript", "onnx")
@@ -86,12 +86,14 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
     spec = get_spec(model)
     module = eager_module(module)
     was_training = module.training
+    device = next(module.parameters(), torch.empty(0)).device
     module.eval()
     try:
         with torch.no_grad():
-            built = _build_artifacts(module.cpu(), spec, formats)
+            built = _build_artifacts(module.cpu(), spec, formats)  # artifacts are CPU files
     finally:
-        module.train(was_training)
+        module.train(was_training)  # hand the module back as it came: its mode and its device
+        module.to(device)
 
     out_dir = Path(out_dir)
     previous = _previous_manifest(out_dir)
@@ -155,7 +157,7 @@ def _sha256(data: bytes) -> str:
 def _previous_manifest(out_dir: Path):
     try:
         return bundle.read_manifest(out_dir)
-    except Exception:  # no bundle yet, or one we are about to replace anyway
+    except ToolkitError:  # no bundle yet, or a broken one we are about to replace anyway
         return None
 
 
