@@ -10,6 +10,8 @@ from toolkit.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_BUNDLE = REPO / "exported" / "fashion-mlp"
+CLASSIC_FORMATS = ["state-dict", "torchscript", "onnx"]
+FAST = ("torch.compile",)  # verify runs without compiling unless a test is about torch.compile
 SAMPLES = REPO / "samples"
 
 
@@ -66,6 +68,16 @@ def quick_bundle_master(quick_run, tmp_path_factory) -> Path:
     from toolkit.export import export
 
     out = tmp_path_factory.mktemp("bundle") / "fashion-mlp"
+    export("fashion-mlp", formats=CLASSIC_FORMATS, out_dir=out, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_bundle_master(quick_run, tmp_path_factory) -> Path:
+    """The quick run exported in every format (AOTInductor's compile included: ~30 s, once)."""
+    from toolkit.export import export
+
+    out = tmp_path_factory.mktemp("full") / "fashion-mlp"
     export("fashion-mlp", out_dir=out, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
     return out
 

@@ -5,23 +5,25 @@ import json
 import onnx
 import pytest
 
-from conftest import quiet
+from conftest import CLASSIC_FORMATS, FAST, quiet
 from toolkit import bundle
 from toolkit.errors import BundleError, VerificationError
 from toolkit.verify import verify
 
 
 def test_verify_passes_and_writes_report(quick_bundle):
-    report = verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    report = verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
     assert report["passed"]
     runtimes = [row["runtime"] for row in report["rows"]]
-    assert runtimes[:3] == ["eager", "torchscript", "onnxruntime-cpu"]
-    assert report["inputs"]["batch_sizes"] == [1, 7, 512]
+    assert runtimes[:4] == ["eager", "torch.compile", "torchscript", "onnxruntime-cpu"]
+    assert report["rows"][1]["passed"] is None and report["rows"][1]["status"] == "not run: skipped on request"
+    assert report["inputs"]["batch_sizes"] == [1, 7, 512] and report["inputs"]["kinds"] == ["real", "random", "edge"]
     on_disk = json.loads((quick_bundle / "verification.json").read_text())
     assert on_disk["passed"] and len(on_disk["rows"]) == len(report["rows"])
-    for row in on_disk["rows"]:
-        assert {"artifact", "runtime", "max_abs", "max_rel", "argmax_agreement", "accuracy", "passed"} <= set(row)
-        assert row["max_abs"] <= 1e-4 and row["argmax_agreement"] == 1.0
+    for row in (r for r in on_disk["rows"] if r["passed"] is not None):
+        assert {"artifact", "runtime", "max_abs", "max_rel", "p99_abs", "min_atol", "argmax_agreement", "accuracy",
+                "passed"} <= set(row)  # fmt: skip
+        assert row["max_abs"] <= 1e-4 and row["argmax_agreement"] == 1.0 and row["min_atol"] == row["max_abs"]
     manifest = json.loads((quick_bundle / "manifest.json").read_text())
     assert manifest["verification"]["passed"] and manifest["verification"]["file"] == "verification.json"
 
@@ -42,9 +44,9 @@ def tamper_onnx_weights(bundle_dir, delta=0.01, index=3):
 
 def test_a_wrong_artifact_fails_loudly(cli, quick_bundle):
     tamper_onnx_weights(quick_bundle)
-    result = cli("verify", "--bundle", quick_bundle)
+    result = cli("verify", "--bundle", quick_bundle, "--skip", "torch.compile")
     assert result.exit_code == 1
-    assert "onnxruntime-cpu (max abs diff 0.01 > atol 0.0001" in result.stderr
+    assert "model.onnx on onnxruntime-cpu (max abs diff 0.01 > atol 0.0001" in result.stderr
     assert "torchscript" not in result.stderr  # only the failing backend is listed
     assert "FAIL" in result.stdout
     report = json.loads((quick_bundle / "verification.json").read_text())
@@ -54,19 +56,19 @@ def test_a_wrong_artifact_fails_loudly(cli, quick_bundle):
 
 def test_atol_option(cli, quick_bundle):
     tamper_onnx_weights(quick_bundle, delta=1e-3, index=None)  # every logit shifts alike: argmax intact
-    assert cli("verify", "--bundle", quick_bundle, "--atol", "0.01").exit_code == 0
-    assert cli("verify", "--bundle", quick_bundle, "--atol", "1e-5").exit_code == 1
+    assert cli("verify", "--bundle", quick_bundle, "--atol", "0.01", "--skip", "torch.compile").exit_code == 0
+    assert cli("verify", "--bundle", quick_bundle, "--atol", "1e-5", "--skip", "torch.compile").exit_code == 1
 
 
 def test_hash_mismatch_is_refused(quick_bundle):
     with open(quick_bundle / "model.ts", "ab") as f:
         f.write(b"\0")
     with pytest.raises(BundleError, match="model.ts: sha256 does not match the manifest"):
-        verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+        verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
 
 
 def test_json_output(cli, quick_bundle):
-    result = cli("verify", "--bundle", quick_bundle, "--json")
+    result = cli("verify", "--bundle", quick_bundle, "--json", "--skip", "torch.compile")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["passed"] is True
 
@@ -79,9 +81,9 @@ def test_missing_bundle(cli, in_tmp):
 def test_verification_survives_a_reexport_of_the_same_weights(quick_bundle, quick_run):
     from toolkit.export import export
 
-    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
     manifest_before = (quick_bundle / "manifest.json").read_bytes()
-    export("fashion-mlp", out_dir=quick_bundle, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    export("fashion-mlp", formats=CLASSIC_FORMATS, out_dir=quick_bundle, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
     assert (quick_bundle / "manifest.json").read_bytes() == manifest_before
 
 
@@ -90,7 +92,7 @@ def test_reexport_with_other_weights_drops_stale_verification(quick_bundle, tmp_
 
     from toolkit.models import get_spec
 
-    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
+    verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
     torch.save(get_spec("fashion-mlp").build().state_dict(), tmp_path / "other.pth")
     from toolkit.export import export
 

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import SAMPLES, quiet
+from conftest import FAST, SAMPLES, quiet
 from toolkit.export import export, export_module
 from toolkit.models import get_spec, model_names
 from toolkit.tables import TABLES
@@ -30,10 +30,11 @@ def test_pipeline(name, cli, tmp_path):
     spec = get_spec(name)
     train(name, run_dir=tmp_path / "run", device="cpu", log=quiet, **quick_options(name))
     bundle = tmp_path / "bundle"
-    manifest = export(name, out_dir=bundle, checkpoint_file=tmp_path / "run/checkpoint.pt", log=quiet)
-    assert set(manifest["formats"]) == {"state-dict", "torchscript", "onnx"}
+    formats = ["state-dict", "torchscript", "exported-program", "onnx"]  # aoti: its own test (a ~20 s compile)
+    manifest = export(name, formats=formats, out_dir=bundle, checkpoint_file=tmp_path / "run/checkpoint.pt", log=quiet)
+    assert set(manifest["formats"]) == set(formats)
     assert manifest["input"]["kind"] == spec.input.kind and manifest["output"]["kind"] == spec.output
-    assert verify(name, bundle_dir=bundle, log=quiet)["passed"]
+    assert verify(name, bundle_dir=bundle, log=quiet, skip=FAST)["passed"]
 
     if spec.input.kind == "image":
         result = cli("infer", SAMPLES / "bag-18.png", "--model", bundle, "--json")

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import inspect
 import io
+import re
 import warnings
 import zipfile
 
@@ -19,6 +20,7 @@ import torch
 ONNX_INPUT, ONNX_OUTPUT = "input", "logits"
 PATH_METADATA = ("pkg.torch.onnx.stack_trace",)  # node metadata that holds absolute source paths
 SERIALIZATION_ID = ".data/serialization_id"
+FINAL_CONSTANT = re.compile(r"^  \w+ : Final\[.*\] = .*$")
 
 
 def state_dict_bytes(module: torch.nn.Module) -> bytes:
@@ -40,27 +42,43 @@ def torchscript_bytes(module: torch.nn.Module) -> bytes:
 
 
 def _without_debug_records(archive: bytes) -> bytes:
-    """Drop the .debug_pkl records, and derive the archive's serialization id from what is kept.
+    """Canonical TorchScript bytes: no .debug_pkl records, constants in a fixed order, a derived id.
 
-    torch computes that id partly from a checksum of every record, debug records included, so it
-    would change whenever a source line moves; an id made from the kept records changes only with them.
+    torch writes each class's `Final` constants in set order, which changes with the process's string
+    hash seed, and computes the serialization id partly from the debug records (so it moves with any
+    source line). Sorting the constants and deriving the id from the kept records makes the file
+    depend on the weights and the code alone.
     """
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(archive)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
-        kept = [info for info in src.infolist() if not info.filename.endswith(".debug_pkl")]
+        records = {info.filename: src.read(info) for info in src.infolist() if not info.filename.endswith(".debug_pkl")}
+        for name, data in records.items():
+            if "/code/" in name and name.endswith(".py"):
+                records[name] = _sorted_constants(data.decode()).encode()
         digest = hashlib.sha256()
-        for info in kept:
-            if not info.filename.endswith(SERIALIZATION_ID):
-                digest.update(info.filename.encode() + b"\0" + src.read(info))
-        for info in kept:
-            data = src.read(info)
-            if info.filename.endswith(SERIALIZATION_ID):
+        for name, data in records.items():
+            if not name.endswith(SERIALIZATION_ID):
+                digest.update(name.encode() + b"\0" + data)
+        for name, data in records.items():
+            if name.endswith(SERIALIZATION_ID):
                 data = str(int(digest.hexdigest(), 16))[:40].zfill(40).encode()  # same form as torch's: 40 digits
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), data)
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
 
 
-def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None = None) -> onnx.ModelProto:
+def _sorted_constants(code: str) -> str:
+    """Sort each run of `  name : Final[...] = value` declarations (their order carries no meaning)."""
+    lines, result, run = code.split("\n"), [], []
+    for line in lines:
+        if FINAL_CONSTANT.match(line):
+            run.append(line)
+            continue
+        result += sorted(run) + [line]
+        run = []
+    return "\n".join(result + sorted(run))
+
+
+def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None = None, max_ir: int | None = None):
     """torch.onnx (dynamo) export with a dynamic batch dim named "batch" and weights inside."""
     batch = torch.export.Dim("batch", min=1)
     first_arg = next(iter(_forward_arg_names(module)))
@@ -78,6 +96,8 @@ def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None
         keep = [p for p in node.metadata_props if p.key not in PATH_METADATA]
         del node.metadata_props[:]
         node.metadata_props.extend(keep)
+    if max_ir is not None and model.ir_version > max_ir:
+        model.ir_version = max_ir  # the graph uses nothing newer: only the stamp would stop an older runtime
     return model
 
 
@@ -88,3 +108,45 @@ def onnx_bytes(model: onnx.ModelProto) -> bytes:
 
 def _forward_arg_names(module):
     return [name for name in inspect.signature(module.forward).parameters if name != "self"]
+
+
+def exported_program(module: torch.nn.Module, spec_shape: tuple):
+    """torch.export with a dynamic batch dim; source stack traces dropped (they hold this checkout's paths)."""
+    from toolkit.errors import ExportLintError
+
+    example = torch.zeros((2, *spec_shape), dtype=torch.float32)  # batch 2: a batch of 1 would specialise
+    first_arg = next(iter(_forward_arg_names(module)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.export.export(module, (example,), dynamic_shapes={first_arg: {0: torch.export.Dim("batch", min=1)}})
+    except (torch._dynamo.exc.UserError, RuntimeError) as exc:
+        # A specialised batch shows as a constraint violation, or as a shape clash with the symbolic batch s<N>.
+        if "specialized" in str(exc) or "Constraints violated" in str(exc) or re.search(r"\bs\d+\b", str(exc)):
+            raise ExportLintError(
+                "the batch dim came out fixed: forward specialises the batch size (a reshape or view with a "
+                "hard-coded batch?); use x.flatten(1) or x.reshape(x.shape[0], -1)"
+            ) from None
+        raise
+    for node in program.graph.nodes:
+        node.meta.pop("stack_trace", None)
+    return program
+
+
+def exported_program_bytes(program) -> bytes:
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getvalue()
+
+
+def aoti_package_bytes(program) -> bytes:
+    """An AOTInductor package compiled for the CPU (this machine's compiler; loads with aoti_load_package)."""
+    import tempfile
+    from pathlib import Path
+
+    from toolkit.backends import quiet_torch_logs
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_torch_logs():
+        warnings.simplefilter("ignore")
+        path = torch._inductor.aoti_compile_and_package(program, package_path=str(Path(tmp) / "model.aoti.pt2"))
+        return Path(path).read_bytes()

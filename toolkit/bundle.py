@@ -20,7 +20,11 @@ VERIFICATION = "verification.json"
 FORMAT_FILES = {
     "state-dict": "state_dict.pth",
     "torchscript": "model.ts",
+    "exported-program": "model.pt2",
+    "aoti": "model.aoti.pt2",
     "onnx": "model.onnx",
+    "onnx-fp16": "model.fp16.onnx",
+    "onnx-int8": "model.int8.onnx",
 }
 
 

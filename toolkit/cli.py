@@ -34,9 +34,21 @@ class Device(str, Enum):
 
 class ExportFormat(str, Enum):
     all = "all"
-    onnx = "onnx"
-    torchscript = "torchscript"
     state_dict = "state-dict"
+    torchscript = "torchscript"
+    exported_program = "exported-program"
+    aoti = "aoti"
+    onnx = "onnx"
+    onnx_fp16 = "onnx-fp16"
+    onnx_int8 = "onnx-int8"
+
+
+class Precision(str, Enum):
+    fp16 = "fp16"
+
+
+class Quantization(str, Enum):
+    int8 = "int8"
 
 
 def fail(message: str, code: int = 1):
@@ -92,14 +104,22 @@ def train(
 @user_errors
 def export(
     model: ModelArg = DEFAULT_MODEL,
-    format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help="Format to write; repeat for several.")] = [ExportFormat.all],  # noqa: B006
+    format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help="Format to write; repeat for several ('all': every format that applies).")] = [ExportFormat.all],  # noqa: B006
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "--weights", help="Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own state_dict.pth; for models tk does not train, seeded random weights flagged as untrained).")] = None,
+    precision: Annotated[Optional[Precision], typer.Option(help="Also write a reduced-precision ONNX file (model.fp16.onnx).")] = None,
+    quantize: Annotated[Optional[Quantization], typer.Option(help="Also write an int8 ONNX file calibrated on training images (model.int8.onnx).")] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset to emit (default: torch's, or the newest --min-ort loads).")] = None,
+    min_ort: Annotated[Optional[str], typer.Option("--min-ort", help="Oldest ONNX Runtime that must load the ONNX files, e.g. 1.17.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the Fashion-MNIST idx .gz files (int8 calibration).")] = None,
 ):
-    """Export the eager model in eval mode: state_dict, TorchScript, ONNX and manifest.json."""
+    """Export the eager model in eval mode to every deployment format, with manifest.json."""
     from toolkit.export import export as run_export
 
-    run_export(model, formats=[f.value for f in format], out_dir=out, checkpoint_file=checkpoint)
+    formats = [f.value for f in format]
+    formats += ["onnx-fp16"] if precision else []
+    formats += ["onnx-int8"] if quantize else []
+    run_export(model, formats=formats, out_dir=out, checkpoint_file=checkpoint, opset=opset, min_ort=min_ort, data_dir=data_dir)
 
 
 @app.command()
@@ -110,13 +130,14 @@ def verify(
     atol: Annotated[Optional[float], typer.Option(help="Largest allowed absolute difference from the eager model (default: the model's own, 1e-4 for most).", show_default=False)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print verification.json instead of the table.")] = False,
+    skip: Annotated[Optional[list[str]], typer.Option(help="Leave a runtime out of the matrix (listed as not run), e.g. torch.compile.", show_default=False)] = None,
 ):
-    """Prove every artifact computes what the eager model computes; exit 1 listing every failure."""
+    """The parity matrix: every artifact on every runtime against eager; exit 1 listing every failing row."""
     from toolkit.verify import verify as run_verify
 
     log = (lambda _line: None) if json_output else typer.echo
     try:
-        report = run_verify(model, bundle_dir=bundle, atol=atol, data_dir=data_dir, log=log)
+        report = run_verify(model, bundle_dir=bundle, atol=atol, data_dir=data_dir, skip=tuple(skip or ()), log=log)
     finally:
         if json_output:
             from toolkit.bundle import VERIFICATION

@@ -39,3 +39,7 @@ class InputError(ToolkitError):
 
 class VerificationError(ToolkitError):
     """One or more exported artifacts do not compute what the eager model computes."""
+
+
+class ExportLintError(ToolkitError):
+    """The model would export into something that does not compute what eval-mode eager computes."""

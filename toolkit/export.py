@@ -1,8 +1,9 @@
-"""Export: the eval-mode *eager* module -> state_dict.pth, model.ts, model.onnx and manifest.json.
+"""Export: the eval-mode *eager* module -> every deployment format, plus manifest.json.
 
-Weights come from --checkpoint, else the model's latest run (runs/<model>/checkpoint.pt), else the
-bundle's own state_dict.pth. Every artifact is built in memory first and written atomically, the
-manifest last, so a failed export leaves the previous bundle whole.
+state_dict.pth, TorchScript, ExportedProgram, AOTInductor, ONNX and its fp16/int8 variants. Weights
+come from --checkpoint, else the model's latest run (runs/<model>/checkpoint.pt), else the bundle's
+own state_dict.pth. Every artifact is built in memory first and written atomically, the manifest
+last, so a failed export leaves the previous bundle whole.
 """
 
 import hashlib
@@ -15,12 +16,13 @@ import onnxruntime
 import torch
 
 import toolkit
-from toolkit import artifacts, bundle, checkpoint
+from toolkit import artifacts, bundle, checkpoint, lint, onnx_variants
 from toolkit.atomic import write_bytes
 from toolkit.errors import CheckpointError, ToolkitError, UsageError
 from toolkit.models import get_spec
+from toolkit.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for, oldest_runtime_for
 
-FORMATS = ("state-dict", "torchscript", "onnx")
+FORMATS = tuple(bundle.FORMAT_FILES)
 RANDOM_INIT_SEED = 0
 UNTRAINED_WARNING = "UNTRAINED: seeded random weights, predictions are meaningless; export with --weights FILE"
 
@@ -63,34 +65,51 @@ def eager_module(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "_orig_mod", module)
 
 
-def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, runs_dir="runs", log=print) -> dict:
+def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, runs_dir="runs",
+           opset=None, min_ort=None, data_dir=None, log=print) -> dict:  # fmt: skip
     """Export `model`'s weights to the bundle at out_dir (default exported/<model>); returns the manifest."""
     spec = get_spec(model)
-    formats = _resolve_formats(formats)
+    formats = resolve_formats(spec, formats)
     out_dir = Path(out_dir) if out_dir is not None else Path("exported") / model
     state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
     torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
-    net = spec.build()
+    net = spec.build().eval()  # built here, not handed over: no train-mode notice
     if state_dict is not None:
         checkpoint.load_into(net, state_dict, weights["path"])
     else:
         log(f"{model}: WARNING: {UNTRAINED_WARNING}")
-    return export_module(net, model, out_dir, formats, weights, ckpt, log)
+    return export_module(net, model, out_dir, formats, weights, ckpt, log, OnnxOptions(opset, min_ort, data_dir))
 
 
-def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None, log=print) -> dict:
+class OnnxOptions:
+    """Opset and IR version (from --opset / --min-ort), and where int8 calibration images come from."""
+
+    def __init__(self, opset=None, min_ort=None, data_dir=None):
+        if opset is not None and opset < LOWEST_EXPORTER_OPSET:
+            raise UsageError(f"--opset {opset}: torch's exporter emits opset {LOWEST_EXPORTER_OPSET} at the lowest")
+        self.max_opset, self.max_ir = limits_for(min_ort) if min_ort else (None, None)
+        if opset is not None and self.max_opset is not None and opset > self.max_opset:
+            raise UsageError(f"--opset {opset} is newer than ONNX Runtime {min_ort} loads (opset {self.max_opset} at most)")
+        self.opset = opset if opset is not None else self.max_opset
+        self.data_dir = data_dir
+
+
+def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None, log=print, options=None) -> dict:
     """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode.
 
     `ckpt` is the training checkpoint the weights came from, if any (for the manifest's training summary).
     """
     spec = get_spec(model)
     module = eager_module(module)
+    lint.check_module(module)
     was_training = module.training
+    if was_training:
+        log(f"{model}: the module was in train mode; exporting it in eval mode (its mode is restored afterwards)")
     device = next(module.parameters(), torch.empty(0)).device
     module.eval()
     try:
         with torch.no_grad():
-            built = _build_artifacts(module.cpu(), spec, formats)  # artifacts are CPU files
+            built = _build_artifacts(module.cpu(), spec, formats, options or OnnxOptions())  # artifacts are CPU files
     finally:
         module.train(was_training)  # hand the module back as it came: its mode and its device
         module.to(device)
@@ -121,33 +140,67 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
     return manifest
 
 
-def _resolve_formats(formats) -> list:
+def applicable_formats(spec) -> list:
+    """The formats that make sense for a model: reduced precision needs a classification test split to
+    be judged on, and int8 calibration needs training images."""
+    found = list(FORMATS)
+    if spec.dataset != "fashion-mnist":
+        found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
+    return found
+
+
+def resolve_formats(spec, formats) -> list:
     chosen = []
     for fmt in formats:
         if fmt == "all":
-            chosen += FORMATS
-        elif fmt in FORMATS:
-            chosen.append(fmt)
-        else:
+            chosen += applicable_formats(spec)
+        elif fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)} or all")
+        elif fmt not in applicable_formats(spec):
+            raise UsageError(f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST classifier)")
+        else:
+            chosen.append(fmt)
     # The state_dict always travels: verify rebuilds the eager model from it.
     return ["state-dict"] + [f for f in dict.fromkeys(chosen) if f != "state-dict"]
 
 
-def _build_artifacts(module, spec, formats) -> dict:
+def _build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
     """file name -> (bytes, format), all in memory before anything is written."""
-    example = torch.zeros((1, *spec.input.shape), dtype=torch.float32)
-    built = {}
-    for fmt in formats:
-        name = bundle.FORMAT_FILES[fmt]
-        if fmt == "state-dict":
-            built[name] = (artifacts.state_dict_bytes(module), fmt)
-        elif fmt == "torchscript":
-            built[name] = (artifacts.torchscript_bytes(module), fmt)
-        elif fmt == "onnx":
-            proto = artifacts.onnx_model(module, example)
-            built[name] = (artifacts.onnx_bytes(proto), fmt)
+    cache = {}
+
+    def program():  # shared by exported-program and aoti
+        if "program" not in cache:
+            cache["program"] = artifacts.exported_program(module, spec.input.shape)
+        return cache["program"]
+
+    def onnx_model():  # shared by onnx and its reduced-precision variants
+        if "onnx" not in cache:
+            example = torch.zeros((1, *spec.input.shape), dtype=torch.float32)
+            proto = artifacts.onnx_model(module, example, options.opset, options.max_ir)
+            lint.check_onnx(proto)
+            cache["onnx"] = (proto, artifacts.onnx_bytes(proto))
+        return cache["onnx"]
+
+    builders = {
+        "state-dict": lambda: artifacts.state_dict_bytes(module),
+        "torchscript": lambda: artifacts.torchscript_bytes(module),
+        "exported-program": lambda: artifacts.exported_program_bytes(program()),
+        "aoti": lambda: artifacts.aoti_package_bytes(program()),
+        "onnx": lambda: onnx_model()[1],
+        "onnx-fp16": lambda: onnx_variants.fp16_bytes(onnx_model()[0]),
+        "onnx-int8": lambda: onnx_variants.int8_bytes(onnx_model()[1], artifacts.ONNX_INPUT, _calibration(spec, options)),
+    }
+    built = {bundle.FORMAT_FILES[fmt]: (builders[fmt](), fmt) for fmt in formats}
+    if "onnx" in cache and "model.onnx" not in built:
+        built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
     return built
+
+
+def _calibration(spec, options):
+    from toolkit.data import load_dataset
+
+    data = load_dataset(spec.dataset, options.data_dir)
+    return data.to_input(data.train_x[: onnx_variants.CALIBRATION_IMAGES]).numpy()
 
 
 def _sha256(data: bytes) -> str:
@@ -189,7 +242,8 @@ def _still_valid_verification(out_dir: Path, files: dict):
 
 
 def verification_summary(report: dict) -> dict:
-    rows = [{k: row[k] for k in ("artifact", "runtime", "max_abs", "argmax_agreement", "passed")} for row in report["rows"]]
+    keys = ("artifact", "runtime", "max_abs", "argmax_agreement", "accuracy", "passed")
+    rows = [{k: row.get(k) for k in keys} for row in report["rows"]]
     return {"passed": report["passed"], "atol": report["atol"], "file": bundle.VERIFICATION, "rows": rows}
 
 
@@ -235,6 +289,13 @@ def _preprocessing(spec):
             "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
 
 
+def _onnx_entry(proto):
+    if proto is None:
+        return None
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    return {"opset": opset, "ir_version": proto.ir_version, "min_onnxruntime": oldest_runtime_for(opset, proto.ir_version)}
+
+
 def _manifest(spec, files, format_files, weights, training, onnx_artifact, trained: bool) -> dict:
     proto = onnx.load_from_string(onnx_artifact[0]) if onnx_artifact else None
     manifest = {
@@ -249,7 +310,7 @@ def _manifest(spec, files, format_files, weights, training, onnx_artifact, train
         "preprocessing": _preprocessing(spec),
         "files": files,
         "formats": format_files,
-        "onnx": {"opset": proto.opset_import[0].version, "ir_version": proto.ir_version} if proto else None,
+        "onnx": _onnx_entry(proto),
         "versions": {"toolkit": toolkit.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
                      "onnxruntime": onnxruntime.__version__, "python": platform.python_version()},
         "weights": weights,
