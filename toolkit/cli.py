@@ -41,6 +41,7 @@ class ExportFormat(str, Enum):
     onnx = "onnx"
     onnx_fp16 = "onnx-fp16"
     onnx_int8 = "onnx-int8"
+    triton = "triton"
 
 
 class Precision(str, Enum):
@@ -105,7 +106,7 @@ def train(
 def export(
     model: ModelArg = DEFAULT_MODEL,
     format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help="Format to write; repeat for several ('all': every format that applies).")] = [ExportFormat.all],  # noqa: B006
-    out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Bundle folder (default exported/<model>); with --format triton, the model repository.")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "--weights", help="Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own state_dict.pth; for models tk does not train, seeded random weights flagged as untrained).")] = None,
     precision: Annotated[Optional[Precision], typer.Option(help="Also write a reduced-precision ONNX file (model.fp16.onnx).")] = None,
     quantize: Annotated[Optional[Quantization], typer.Option(help="Also write an int8 ONNX file calibrated on training images (model.int8.onnx).")] = None,

@@ -69,6 +69,8 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
            opset=None, min_ort=None, data_dir=None, log=print) -> dict:  # fmt: skip
     """Export `model`'s weights to the bundle at out_dir (default exported/<model>); returns the manifest."""
     spec = get_spec(model)
+    if "triton" in formats:
+        return _export_triton(spec, formats, out_dir, checkpoint_file, runs_dir, OnnxOptions(opset, min_ort, data_dir), log)
     formats = resolve_formats(spec, formats)
     out_dir = Path(out_dir) if out_dir is not None else Path("exported") / model
     state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
@@ -79,6 +81,28 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
     else:
         log(f"{model}: WARNING: {UNTRAINED_WARNING}")
     return export_module(net, model, out_dir, formats, weights, ckpt, log, OnnxOptions(opset, min_ort, data_dir))
+
+
+def _export_triton(spec, formats, repo_dir, checkpoint_file, runs_dir, options, log) -> dict:
+    """--format triton: the model's ONNX graph as a Triton model repository entry, nothing else."""
+    from toolkit import triton
+
+    if list(formats) != ["triton"]:
+        raise UsageError("--format triton writes a Triton model repository; export it on its own")
+    if repo_dir is None:
+        raise UsageError("--format triton needs --out REPO, the model repository folder")
+    bundle_dir = Path("exported") / spec.name  # its state_dict is a fallback source of weights
+    state_dict, weights, _ = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir)
+    net = spec.build().eval()
+    if state_dict is not None:
+        checkpoint.load_into(net, state_dict, weights["path"])
+    lint.check_module(net)
+    with torch.no_grad():
+        onnx_bytes = _build_artifacts(net, spec, ["onnx"], options)["model.onnx"][0]
+    folder = triton.write_repository(repo_dir, spec.name, onnx_bytes, list(spec.labels))
+    log(f"{spec.name}: Triton model repository entry -> {folder} (config.pbtxt, 1/model.onnx"
+        f"{', labels.txt' if spec.labels else ''}; weights from {weights['source']})")  # fmt: skip
+    return {"repository": str(Path(repo_dir)), "model": triton.repository_name(spec.name)}
 
 
 class OnnxOptions:
