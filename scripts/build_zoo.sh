@@ -19,7 +19,7 @@ fi
 # regenerates any format from the committed state_dict.
 formats_for() {
     case "$1" in
-        fashion-mlp) echo "-f state-dict -f torchscript -f exported-program -f onnx -f onnx-fp16 -f onnx-int8" ;;
+        fashion-mlp) echo "-f state-dict -f torchscript -f exported-program -f onnx -f onnx-fp16 -f onnx-int8 -f onnx-e2e" ;;
         fashion-cnn) echo "-f state-dict -f onnx" ;;
         *) echo "-f state-dict -f torchscript -f onnx" ;;
     esac

@@ -19,7 +19,7 @@ from toolkit.verify import verify
 def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master):
     manifest = json.loads((full_bundle_master / "manifest.json").read_text())
     assert set(manifest["formats"]) == {"state-dict", "torchscript", "exported-program", "aoti", "onnx",
-                                        "onnx-fp16", "onnx-int8"}  # fmt: skip
+                                        "onnx-fp16", "onnx-int8", "onnx-e2e"}  # fmt: skip
     report = verify("fashion-mlp", bundle_dir=full_bundle_master, log=quiet)  # torch.compile included
     rows = {(r["artifact"], r["runtime"]): r for r in report["rows"]}
     for key in [("state_dict.pth", "eager"), ("state_dict.pth", "torch.compile"), ("model.ts", "torchscript"),
@@ -29,6 +29,9 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
         row = rows[(name, "onnxruntime-cpu")]
         assert row["rule"] == "task" and row["passed"] and row["size_ratio"] < (0.55 if "fp16" in name else 0.3)
         assert abs(row["accuracy"] - rows[("state_dict.pth", "eager")]["accuracy"]) <= 0.005
+    e2e = rows[("model.e2e.onnx", "onnxruntime-cpu")]
+    assert e2e["rule"] == "e2e" and e2e["passed"] and e2e["argmax_agreement"] >= 0.99
+    assert set(e2e["agreement_by_input"]) == {"28x28 gray", "56x56 gray", "90x70 RGB photo"}
     if not torch.cuda.is_available():
         assert rows[("model.onnx", "onnxruntime-cuda")] == {
             "artifact": "model.onnx", "runtime": "onnxruntime-cuda", "passed": None, "status": "not run: no CUDA GPU"}  # fmt: skip

@@ -25,6 +25,7 @@ FORMAT_FILES = {
     "onnx": "model.onnx",
     "onnx-fp16": "model.fp16.onnx",
     "onnx-int8": "model.int8.onnx",
+    "onnx-e2e": "model.e2e.onnx",
 }
 
 

@@ -41,6 +41,7 @@ class ExportFormat(str, Enum):
     onnx = "onnx"
     onnx_fp16 = "onnx-fp16"
     onnx_int8 = "onnx-int8"
+    onnx_e2e = "onnx-e2e"
     triton = "triton"
 
 

@@ -16,7 +16,7 @@ import onnxruntime
 import torch
 
 import toolkit
-from toolkit import artifacts, bundle, checkpoint, lint, onnx_variants
+from toolkit import artifacts, bundle, checkpoint, e2e, lint, onnx_variants
 from toolkit.atomic import write_bytes
 from toolkit.errors import CheckpointError, ToolkitError, UsageError
 from toolkit.models import get_spec
@@ -170,6 +170,8 @@ def applicable_formats(spec) -> list:
     found = list(FORMATS)
     if spec.dataset != "fashion-mnist":
         found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
+    if spec.input.kind != "image" or spec.input.background != "dark":
+        found.remove("onnx-e2e")  # the in-graph preprocessing is Fashion-MNIST's (gray, light on dark)
     return found
 
 
@@ -181,7 +183,7 @@ def resolve_formats(spec, formats) -> list:
         elif fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)} or all")
         elif fmt not in applicable_formats(spec):
-            raise UsageError(f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST classifier)")
+            raise UsageError(f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST-style image classifier)")
         else:
             chosen.append(fmt)
     # The state_dict always travels: verify rebuilds the eager model from it.
@@ -213,6 +215,7 @@ def _build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
         "onnx": lambda: onnx_model()[1],
         "onnx-fp16": lambda: onnx_variants.fp16_bytes(onnx_model()[0]),
         "onnx-int8": lambda: onnx_variants.int8_bytes(onnx_model()[1], artifacts.ONNX_INPUT, _calibration(spec, options)),
+        "onnx-e2e": lambda: e2e.e2e_model(onnx_model()[0], spec.input.size, spec.output).SerializeToString(deterministic=True),
     }
     built = {bundle.FORMAT_FILES[fmt]: (builders[fmt](), fmt) for fmt in formats}
     if "onnx" in cache and "model.onnx" not in built:
@@ -306,10 +309,11 @@ def _preprocessing(spec):
         return None
     if image.background == "dark":  # Fashion-MNIST style: gray, light item on black, trimmed and centred
         return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": "dark",
-                "invert": "auto", "trim": True, "resize": "longest-side-keep-aspect",
+                "invert": "auto", "trim": True, "resize": "longest-side-keep-aspect", "resample": "bicubic-antialias",
                 "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
     return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": None,
             "invert": "never", "trim": False, "resize": "shorter-side-then-centre-crop", "resize_to": image.resize_to,
+            "resample": "bilinear",
             "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
 
 

@@ -124,7 +124,7 @@ def fit_and_centre(gray: np.ndarray, size: int) -> np.ndarray:
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     if (new_w, new_h) != (width, height):
-        resized = Image.fromarray(gray.astype(np.float32)).resize((new_w, new_h), Image.Resampling.LANCZOS)
+        resized = Image.fromarray(gray.astype(np.float32)).resize((new_w, new_h), Image.Resampling.BICUBIC)
         gray = np.asarray(resized, dtype=np.float32)
     canvas = np.zeros((size, size), dtype=np.float32)
     top, left = (size - new_h) // 2, (size - new_w) // 2
@@ -134,7 +134,12 @@ def fit_and_centre(gray: np.ndarray, size: int) -> np.ndarray:
 
 def preprocess_image(path, size: int = 28, invert=None, trim: bool = True) -> np.ndarray:
     """An image file -> float32 [1, size, size] in [0, 1]. invert: None (auto), True or False."""
-    gray, alpha = gray_and_alpha(open_image(path))
+    return preprocess_pil(open_image(path), size, invert, trim)
+
+
+def preprocess_pil(image: Image.Image, size: int = 28, invert=None, trim: bool = True) -> np.ndarray:
+    """A decoded image -> float32 [1, size, size] in [0, 1] (model.e2e.onnx does the same in-graph)."""
+    gray, alpha = gray_and_alpha(image)
     gray = to_light_on_dark(gray, alpha, invert)
     background = float(np.median(border_pixels(gray)))
     if background < 128:  # a dim, not quite black, background counts as background (not after a forced invert)

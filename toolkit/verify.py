@@ -178,6 +178,8 @@ def verify(model: str = "fashion-mlp", *, bundle_dir=None, atol: float | None = 
             row["size_ratio"] = manifest["files"][backend.artifact]["bytes"] / manifest["files"]["model.onnx"]["bytes"]
         rows.append(row)
 
+    if "onnx-e2e" in manifest["formats"]:
+        rows.append(e2e_row(bundle_dir, manifest, spec, data_dir))
     compatibility = onnx_compatibility(bundle_dir, manifest)
     report = {
         "model": model,
@@ -218,9 +220,60 @@ def format_table(rows: list) -> str:
             lines.append(f"{r['artifact']:<17} {r['runtime']:<17} {r['status']}")
             continue
         value = f"{r['mae']:.4g}" if quality == "mae" else _percent(r["accuracy"])
-        verdict = ("pass" if r["passed"] else "FAIL") + (" (task rule)" if r["rule"] == backends.TASK else "")
+        verdict = ("pass" if r["passed"] else "FAIL") + {"task": " (task rule)", "e2e": " (vs Python preprocessing)"}.get(r["rule"], "")
+        p99, rel = (f"{r[k]:>9.2e}" if r[k] is not None else f"{'-':>9}" for k in ("p99_abs", "max_rel"))
         lines.append(
-            f"{r['artifact']:<17} {r['runtime']:<17} {r['max_abs']:>9.2e} {r['p99_abs']:>9.2e} {r['max_rel']:>9.2e} "
+            f"{r['artifact']:<17} {r['runtime']:<17} {r['max_abs']:>9.2e} {p99} {rel} "
             f"{_percent(r['argmax_agreement']):>8} {value:>9}  {verdict}"
         )
     return "\n".join(lines)
+
+
+E2E_IMAGES = 500  # test images per rendition
+E2E_AGREEMENT = 0.99
+
+
+def renditions(images: np.ndarray):
+    """The test images as a user would hand them over: as they are, upscaled, and as product photos
+    (dark on white, RGB, off-centre on a wider canvas)."""
+    from PIL import Image
+
+    yield "28x28 gray", [Image.fromarray(img) for img in images]
+    yield "56x56 gray", [Image.fromarray(img).resize((56, 56), Image.Resampling.BICUBIC) for img in images]
+    photos = []
+    for i, img in enumerate(images):
+        photo = Image.new("RGB", (90, 70), (255, 255, 255))
+        photo.paste(Image.fromarray(255 - img).resize((50, 50), Image.Resampling.BICUBIC).convert("RGB"), (8 + i % 24, 4 + i % 12))
+        photos.append(photo)
+    yield "90x70 RGB photo", photos
+
+
+def e2e_row(bundle_dir: Path, manifest: dict, spec, data_dir=None) -> dict:
+    """model.e2e.onnx against toolkit.preprocess + model.onnx: argmax agreement, largest probability gap."""
+    from toolkit.preprocess import preprocess_pil
+    from toolkit.runtime import make_session, softmax
+
+    e2e_session = make_session(bundle.artifact_path(bundle_dir, manifest, "onnx-e2e").read_bytes(), "cpu")
+    onnx_session = make_session(bundle.artifact_path(bundle_dir, manifest, "onnx").read_bytes(), "cpu")
+    data = load_dataset(spec.dataset, data_dir)
+    images, labels = data.test_x[:E2E_IMAGES].numpy(), data.test_y[:E2E_IMAGES].numpy()
+    agree, gaps, correct, per_size = 0, [], 0, {}
+    for name, pictures in renditions(images):
+        python_path = np.stack([preprocess_pil(p, spec.input.size) for p in pictures])
+        expected = onnx_session.run(None, {manifest["input"]["name"]: python_path})[0]
+        expected = softmax(expected) if spec.output == "logits" else expected
+        pixels = np.stack([np.asarray(p) for p in pictures])
+        pixels = pixels[..., None] if pixels.ndim == 3 else pixels
+        probabilities, label_index = e2e_session.run(None, {"image": pixels})
+        same = label_index == expected.argmax(1)
+        per_size[name] = float(same.mean())
+        agree += int(same.sum())
+        correct += int((label_index == labels).sum())
+        gaps.append(float(np.abs(probabilities - expected).max()))
+    total = E2E_IMAGES * len(per_size)
+    agreement = agree / total
+    failures = [] if agreement >= E2E_AGREEMENT else [f"argmax agrees on {agreement:.2%} < {E2E_AGREEMENT:.0%}"]
+    return {"artifact": manifest["formats"]["onnx-e2e"], "runtime": "onnxruntime-cpu", "rule": "e2e",
+            "max_abs": max(gaps), "max_rel": None, "p99_abs": None, "min_atol": None,
+            "argmax_agreement": agreement, "accuracy": correct / total, "mae": None, "agreement_by_input": per_size,
+            "passed": not failures, "failures": failures}  # fmt: skip
