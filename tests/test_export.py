@@ -11,7 +11,7 @@ import torch
 
 from conftest import REPO, quiet
 from toolkit import artifacts, bundle
-from toolkit.export import export, export_module
+from toolkit.export import export_module
 from toolkit.models import get_spec
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import CLASSIC_FORMATS, FAST, quiet
 from toolkit import bundle
-from toolkit.errors import BundleError, VerificationError
+from toolkit.errors import BundleError
 from toolkit.verify import verify
 
 

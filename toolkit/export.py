@@ -8,23 +8,19 @@ last, so a failed export leaves the previous bundle whole.
 
 import hashlib
 import json
-import platform
 from pathlib import Path
 
-import onnx
-import onnxruntime
 import torch
 
-import toolkit
 from toolkit import artifacts, bundle, checkpoint, e2e, lint, onnx_variants
+from toolkit import manifest as manifest_module
 from toolkit.atomic import write_bytes
 from toolkit.errors import CheckpointError, ToolkitError, UsageError
 from toolkit.models import get_spec
-from toolkit.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for, oldest_runtime_for
+from toolkit.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for
 
 FORMATS = tuple(bundle.FORMAT_FILES)
 RANDOM_INIT_SEED = 0
-UNTRAINED_WARNING = "UNTRAINED: seeded random weights, predictions are meaningless; export with --weights FILE"
 
 
 def resolve_weights(model: str, checkpoint_file=None, out_dir=None, runs_dir="runs") -> tuple:
@@ -79,7 +75,7 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
     if state_dict is not None:
         checkpoint.load_into(net, state_dict, weights["path"])
     else:
-        log(f"{model}: WARNING: {UNTRAINED_WARNING}")
+        log(f"{model}: WARNING: {manifest_module.UNTRAINED_WARNING}")
     return export_module(net, model, out_dir, formats, weights, ckpt, log, OnnxOptions(opset, min_ort, data_dir))
 
 
@@ -152,7 +148,7 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
     # Weights re-read from the bundle itself are as (un)trained as they were when it was made.
     inherited_untrained = weights["source"] == "bundle" and previous is not None and previous.get("trained") is False
     trained = weights["source"] != "random-init" and not inherited_untrained
-    manifest = _manifest(spec, files, format_files, weights, _training_summary(ckpt, previous, weights),
+    manifest = manifest_module.build(spec, files, format_files, weights, manifest_module.training_summary(ckpt, previous, weights),
                          built.get("model.onnx"), trained)  # fmt: skip
     manifest["verification"] = verification
     bundle.write_manifest(out_dir, manifest)
@@ -264,88 +260,5 @@ def _still_valid_verification(out_dir: Path, files: dict):
     except (OSError, ValueError):
         return None
     if report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
-        return verification_summary(report)
+        return manifest_module.verification_summary(report)
     return None
-
-
-def verification_summary(report: dict) -> dict:
-    keys = ("artifact", "runtime", "max_abs", "argmax_agreement", "accuracy", "passed")
-    rows = [{k: row.get(k) for k in keys} for row in report["rows"]]
-    return {"passed": report["passed"], "atol": report["atol"], "file": bundle.VERIFICATION, "rows": rows}
-
-
-def _training_summary(ckpt, previous, weights):
-    if ckpt is not None:
-        history = ckpt["history"]
-        metric = next((k for k in ("test_accuracy", "test_mae") if history and k in history[-1]), None)
-        summary = {"recipe": ckpt["config"]["recipe"], "epochs": len(history),
-                   "train_seconds": round(sum(e["seconds"] for e in history), 3)}  # fmt: skip
-        if metric:
-            summary[metric] = history[-1][metric]
-        return summary
-    if weights["source"] == "bundle" and previous is not None:
-        return previous.get("training")  # same weights as before: the same training produced them
-    return None
-
-
-def _input_entry(spec) -> dict:
-    entry = {"name": artifacts.ONNX_INPUT, "kind": spec.input.kind, "dtype": "float32", "shape": ["batch", *spec.input.shape]}
-    if spec.input.kind == "tabular":
-        entry["features"] = list(spec.input.features)
-    elif not spec.input.mean:
-        entry["range"] = [0.0, 1.0]
-    return entry
-
-
-def _output_entry(spec) -> dict:
-    width = 1 if spec.output in ("probability", "value") else len(spec.labels)
-    return {"name": artifacts.ONNX_OUTPUT, "kind": spec.output, "dtype": "float32", "shape": ["batch", width]}
-
-
-def _preprocessing(spec):
-    """How the runtime turns an image file into the model's input; None for tabular models."""
-    image = spec.input
-    if image.kind != "image":
-        return None
-    if image.background == "dark":  # Fashion-MNIST style: gray, light item on black, trimmed and centred
-        return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": "dark",
-                "invert": "auto", "trim": True, "resize": "longest-side-keep-aspect", "resample": "bicubic-antialias",
-                "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
-    return {"size": image.size, "channels": image.channels, "scale": 1 / 255, "background": None,
-            "invert": "never", "trim": False, "resize": "shorter-side-then-centre-crop", "resize_to": image.resize_to,
-            "resample": "bilinear",
-            "mean": list(image.mean), "std": list(image.std)}  # fmt: skip
-
-
-def _onnx_entry(proto):
-    if proto is None:
-        return None
-    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    return {"opset": opset, "ir_version": proto.ir_version, "min_onnxruntime": oldest_runtime_for(opset, proto.ir_version)}
-
-
-def _manifest(spec, files, format_files, weights, training, onnx_artifact, trained: bool) -> dict:
-    proto = onnx.load_from_string(onnx_artifact[0]) if onnx_artifact else None
-    manifest = {
-        "schema_version": bundle.SCHEMA_VERSION,
-        "model": spec.name,
-        "task": spec.task,
-        "description": spec.description,
-        "dataset": spec.dataset,
-        "input": _input_entry(spec),
-        "output": _output_entry(spec),
-        "labels": list(spec.labels),
-        "preprocessing": _preprocessing(spec),
-        "files": files,
-        "formats": format_files,
-        "onnx": _onnx_entry(proto),
-        "versions": {"toolkit": toolkit.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
-                     "onnxruntime": onnxruntime.__version__, "python": platform.python_version()},
-        "weights": weights,
-        "trained": trained,
-        "training": training,
-        "tolerance": {"atol": spec.atol, "reason": spec.atol_reason or "tk's default"},
-    }  # fmt: skip
-    if not manifest["trained"]:
-        manifest["warning"] = UNTRAINED_WARNING
-    return manifest

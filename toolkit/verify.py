@@ -19,7 +19,7 @@ from toolkit import backends, bundle, checkpoint
 from toolkit.atomic import write_text
 from toolkit.data import load_dataset
 from toolkit.errors import VerificationError
-from toolkit.export import verification_summary
+from toolkit.manifest import verification_summary
 from toolkit.models import get_spec
 from toolkit.onnx_compat import oldest_runtime_for, parse_version
 
