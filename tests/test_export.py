@@ -98,6 +98,7 @@ def test_weights_fall_back_from_run_to_bundle(cli, in_tmp, quick_run, quick_bund
     result = cli("export", "--format", "onnx")
     assert result.exit_code == 0, result.output
     assert "train mode" not in result.stdout  # a module tk builds itself is not "handed over in train mode"
+    assert "TorchScript" not in result.stdout and "Warning" not in result.output
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
     assert manifest["weights"]["source"] == "run" and manifest["formats"] == {
         "state-dict": "state_dict.pth", "onnx": "model.onnx"}  # fmt: skip
@@ -107,6 +108,7 @@ def test_weights_fall_back_from_run_to_bundle(cli, in_tmp, quick_run, quick_bund
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
     assert manifest["weights"]["source"] == "bundle"
     assert manifest["training"]["epochs"] == 2  # carried over: same weights, same training
+    assert result.stdout.count("deprecates") == 1 and "Warning" not in result.output  # said once, not sprayed
     assert set(manifest["formats"]) == {"state-dict", "torchscript", "onnx"}
 
 

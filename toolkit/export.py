@@ -21,6 +21,8 @@ from toolkit.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for
 
 FORMATS = tuple(bundle.FORMAT_FILES)
 RANDOM_INIT_SEED = 0
+# torch 2.14 deprecates TorchScript; its warnings are silenced during export and said once, here.
+TORCHSCRIPT_NOTE = "model.ts is TorchScript, which torch 2.14 deprecates; kept for older apps, prefer model.pt2"
 
 
 def resolve_weights(model: str, checkpoint_file=None, out_dir=None, runs_dir="runs") -> tuple:
@@ -157,6 +159,8 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
         path.unlink(missing_ok=True)
     origin = "seeded random weights, UNTRAINED" if weights["path"] is None else f"weights from {weights['source']}: {weights['path']}"
     log(f"{model}: exported {', '.join(sorted(format_files))} -> {out_dir} ({origin})")
+    if "torchscript" in formats:
+        log(f"note: {TORCHSCRIPT_NOTE}")
     return manifest
 
 
