@@ -99,3 +99,27 @@ def test_reexport_with_other_weights_drops_stale_verification(quick_bundle, tmp_
     manifest = export("fashion-mlp", formats=["onnx"], out_dir=quick_bundle, checkpoint_file=tmp_path / "other.pth", log=quiet)
     assert manifest["verification"] is None and not (quick_bundle / "verification.json").exists()
     assert "torchscript" not in manifest["formats"] and not (quick_bundle / "model.ts").exists()  # stale: removed
+
+
+def test_every_failing_row_is_listed_at_once(cli, quick_run, tmp_path):
+    from toolkit.export import export
+
+    export("fashion-mlp", formats=["onnx", "onnx-fp16"], out_dir=tmp_path, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    tamper_onnx_weights(tmp_path, delta=0.01)  # model.onnx: fails the exact rule
+    fp16 = tmp_path / "model.fp16.onnx"
+    model = onnx.load(fp16)  # model.fp16.onnx: push every answer to class 3, failing the task rule
+    bias = next(init for init in model.graph.initializer if init.name == "linear_relu_stack.4.bias")
+    values = onnx.numpy_helper.to_array(bias).copy()
+    values[3] += 50
+    bias.CopyFrom(onnx.numpy_helper.from_array(values, bias.name))
+    fp16.write_bytes(model.SerializeToString())
+    manifest = bundle.read_manifest(tmp_path)
+    manifest["files"]["model.fp16.onnx"] = bundle.file_entry(fp16)
+    bundle.write_manifest(tmp_path, manifest)
+    result = cli("verify", "--bundle", tmp_path, "--skip", "torch.compile")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "model.onnx on onnxruntime-cpu (max abs diff" in line
+    assert "model.fp16.onnx on onnxruntime-cpu (accuracy" in line
+    report = json.loads((tmp_path / "verification.json").read_text())
+    assert [r["passed"] for r in report["rows"] if r["runtime"] == "onnxruntime-cpu"] == [False, False]
