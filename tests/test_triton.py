@@ -49,3 +49,15 @@ def test_triton_is_exported_on_its_own(cli, tmp_path):
     assert cli("export", "-f", "triton").exit_code == 2
     result = cli("export", "-f", "triton", "-f", "onnx", "--out", tmp_path)
     assert result.exit_code == 2 and "on its own" in result.stderr
+
+
+def test_untrained_model_is_seeded_and_flagged(cli, tmp_path):
+    """Without --weights, the same seeded random weights every time, and said so."""
+    for repo in ("a", "b"):
+        result = cli("export", "linear-regression", "-f", "triton", "--out", tmp_path / repo, "--checkpoint", tmp_path / "none.pt")
+        assert result.exit_code == 1 and "none.pt: no such checkpoint file" in result.stderr
+    arch = "torchvision/squeezenet1_1"
+    outputs = [cli("export", arch, "-f", "triton", "--out", tmp_path / repo) for repo in ("c", "d")]
+    assert all(r.exit_code == 0 and "UNTRAINED" in r.stdout for r in outputs)
+    onnx_files = [(tmp_path / repo / "torchvision_squeezenet1_1" / "1" / "model.onnx").read_bytes() for repo in ("c", "d")]
+    assert onnx_files[0] == onnx_files[1]

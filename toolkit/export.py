@@ -71,14 +71,20 @@ def export(model: str, *, formats=("all",), out_dir=None, checkpoint_file=None, 
         return _export_triton(spec, formats, out_dir, checkpoint_file, runs_dir, OnnxOptions(opset, min_ort, data_dir), log)
     formats = resolve_formats(spec, formats)
     out_dir = Path(out_dir) if out_dir is not None else Path("exported") / model
-    state_dict, weights, ckpt = resolve_weights(model, checkpoint_file, out_dir, runs_dir)
+    net, weights, ckpt = load_model(spec, checkpoint_file, out_dir, runs_dir, log)
+    return export_module(net, model, out_dir, formats, weights, ckpt, log, OnnxOptions(opset, min_ort, data_dir))
+
+
+def load_model(spec, checkpoint_file, bundle_dir, runs_dir, log) -> tuple:
+    """(eval-mode module, weights description, checkpoint-or-None) for the weights resolve_weights picks."""
+    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir)
     torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
     net = spec.build().eval()  # built here, not handed over: no train-mode notice
     if state_dict is not None:
         checkpoint.load_into(net, state_dict, weights["path"])
     else:
-        log(f"{model}: WARNING: {manifest_module.UNTRAINED_WARNING}")
-    return export_module(net, model, out_dir, formats, weights, ckpt, log, OnnxOptions(opset, min_ort, data_dir))
+        log(f"{spec.name}: WARNING: {manifest_module.UNTRAINED_WARNING}")
+    return net, weights, ckpt
 
 
 def _export_triton(spec, formats, repo_dir, checkpoint_file, runs_dir, options, log) -> dict:
@@ -90,10 +96,7 @@ def _export_triton(spec, formats, repo_dir, checkpoint_file, runs_dir, options, 
     if repo_dir is None:
         raise UsageError("--format triton needs --out REPO, the model repository folder")
     bundle_dir = Path("exported") / spec.name  # its state_dict is a fallback source of weights
-    state_dict, weights, _ = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir)
-    net = spec.build().eval()
-    if state_dict is not None:
-        checkpoint.load_into(net, state_dict, weights["path"])
+    net, weights, _ = load_model(spec, checkpoint_file, bundle_dir, runs_dir, log)
     lint.check_module(net)
     with torch.no_grad():
         onnx_bytes = _build_artifacts(net, spec, ["onnx"], options)["model.onnx"][0]
