@@ -43,14 +43,15 @@ def torch_backend(module, artifact: str, runtime: str) -> Backend:
     return Backend(artifact, runtime, run)
 
 
-def _onnx_backends(path: Path, manifest: dict, rule: str) -> list:
+def _onnx_backends(bundle_dir: Path, manifest: dict, fmt: str, rule: str) -> list:
     found = []
+    path, model_bytes = bundle.read_artifact(bundle_dir, manifest, fmt)
     for device in ("cpu", "cuda"):
         runtime = f"onnxruntime-{device}"
         if device == "cuda" and not cuda_present():
             found.append(NotRun(path.name, runtime, "no CUDA GPU"))
             continue
-        session = make_session(path.read_bytes(), device)  # raises if CUDA is not really in use
+        session = make_session(model_bytes, device)  # raises if CUDA is not really in use
 
         def run(x, session=session):
             return session.run([manifest["output"]["name"]], {manifest["input"]["name"]: x})[0]
@@ -71,16 +72,17 @@ def artifact_backends(bundle_dir: Path, manifest: dict, eager_module, skip=()) -
     with warnings.catch_warnings(), quiet_torch_logs():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notice; export's serialization notes
         for fmt in [f for f in bundle.FORMAT_FILES if f in manifest["formats"]]:  # a fixed row order
-            path = None if fmt == "state-dict" else bundle.artifact_path(bundle_dir, manifest, fmt)
+            if fmt in ("onnx", *REDUCED_PRECISION):
+                found += _onnx_backends(bundle_dir, manifest, fmt, TASK if fmt in REDUCED_PRECISION else EXACT)
+                continue
+            path = None if fmt in ("state-dict", "onnx-e2e") else bundle.artifact_path(bundle_dir, manifest, fmt)
             if fmt == "torchscript":
                 found.append(torch_backend(torch.jit.load(str(path), map_location="cpu").eval(), path.name, "torchscript"))
             elif fmt == "exported-program":
                 found.append(torch_backend(torch.export.load(str(path)).module(), path.name, "exported-program"))
             elif fmt == "aoti":
                 found.append(torch_backend(torch._inductor.aoti_load_package(str(path)), path.name, "aoti-cpu"))
-            elif fmt in ("onnx", *REDUCED_PRECISION):
-                found += _onnx_backends(path, manifest, TASK if fmt in REDUCED_PRECISION else EXACT)
-    return found
+    return found  # model.e2e.onnx has a row of its own rule: verify.e2e_row
 
 
 @contextlib.contextmanager

@@ -73,6 +73,21 @@ def write_manifest(bundle_dir, manifest: dict) -> None:
 
 def artifact_path(bundle_dir, manifest: dict, format_name: str, check_hash: bool = True) -> Path:
     """The path of one format's artifact, after checking it exists and matches its manifest hash."""
+    path = _listed_path(bundle_dir, manifest, format_name)
+    if check_hash:
+        _check_hash(path, manifest, sha256_file(path))
+    return path
+
+
+def read_artifact(bundle_dir, manifest: dict, format_name: str) -> tuple:
+    """(path, bytes) of one format's artifact, the hash checked on the very bytes returned (read once)."""
+    path = _listed_path(bundle_dir, manifest, format_name)
+    data = path.read_bytes()
+    _check_hash(path, manifest, hashlib.sha256(data).hexdigest())
+    return path, data
+
+
+def _listed_path(bundle_dir, manifest: dict, format_name: str) -> Path:
     bundle_dir = Path(bundle_dir)
     name = manifest["formats"].get(format_name)
     if name is None:
@@ -80,8 +95,9 @@ def artifact_path(bundle_dir, manifest: dict, format_name: str, check_hash: bool
     path = bundle_dir / name
     if not path.is_file():
         raise BundleError(f"{path}: listed in the manifest but missing")
-    if check_hash:
-        expected = manifest["files"][name]["sha256"]
-        if sha256_file(path) != expected:
-            raise BundleError(f"{path}: sha256 does not match the manifest (file changed or corrupt)")
     return path
+
+
+def _check_hash(path: Path, manifest: dict, actual: str) -> None:
+    if actual != manifest["files"][path.name]["sha256"]:
+        raise BundleError(f"{path}: sha256 does not match the manifest (file changed or corrupt)")

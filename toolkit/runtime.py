@@ -8,7 +8,6 @@ interpreter), so `tk infer` starts fast and other apps can embed a bundle withou
     print(predictor.predict_image("shoe.png").label)
 """
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -71,10 +70,7 @@ class Predictor:
     def __init__(self, bundle_dir=DEFAULT_BUNDLE, device: str = "auto", threads: int = 0):
         self.bundle_dir = Path(bundle_dir)
         self.manifest = bundle.read_manifest(self.bundle_dir)
-        path = bundle.artifact_path(self.bundle_dir, self.manifest, "onnx", check_hash=False)
-        model_bytes = path.read_bytes()  # hash the very bytes the session is made from
-        if hashlib.sha256(model_bytes).hexdigest() != self.manifest["files"][path.name]["sha256"]:
-            raise BundleError(f"{path}: sha256 does not match the manifest (file changed or corrupt)")
+        path, model_bytes = bundle.read_artifact(self.bundle_dir, self.manifest, "onnx")
         try:
             self.session = make_session(model_bytes, device, threads)
         except ToolkitError:

@@ -251,17 +251,15 @@ def renditions(images: np.ndarray):
 def e2e_row(bundle_dir: Path, manifest: dict, spec, data_dir=None) -> dict:
     """model.e2e.onnx against toolkit.preprocess + model.onnx: argmax agreement, largest probability gap."""
     from toolkit.preprocess import preprocess_pil
-    from toolkit.runtime import make_session, softmax
+    from toolkit.runtime import Predictor, make_session
 
-    e2e_session = make_session(bundle.artifact_path(bundle_dir, manifest, "onnx-e2e").read_bytes(), "cpu")
-    onnx_session = make_session(bundle.artifact_path(bundle_dir, manifest, "onnx").read_bytes(), "cpu")
+    e2e_session = make_session(bundle.read_artifact(bundle_dir, manifest, "onnx-e2e")[1], "cpu")
+    python_path = Predictor(bundle_dir, device="cpu")  # toolkit.preprocess + model.onnx, as tk infer runs them
     data = load_dataset(spec.dataset, data_dir)
     images, labels = data.test_x[:E2E_IMAGES].numpy(), data.test_y[:E2E_IMAGES].numpy()
     agree, gaps, correct, per_size = 0, [], 0, {}
     for name, pictures in renditions(images):
-        python_path = np.stack([preprocess_pil(p, spec.input.size) for p in pictures])
-        expected = onnx_session.run(None, {manifest["input"]["name"]: python_path})[0]
-        expected = softmax(expected) if spec.output == "logits" else expected
+        expected = python_path.probabilities(np.stack([preprocess_pil(p, spec.input.size) for p in pictures]))
         pixels = np.stack([np.asarray(p) for p in pictures])
         pixels = pixels[..., None] if pixels.ndim == 3 else pixels
         probabilities, label_index = e2e_session.run(None, {"image": pixels})
