@@ -10,12 +10,17 @@ import contextlib
 import hashlib
 import inspect
 import io
+import logging
 import re
+import tempfile
 import warnings
 import zipfile
+from pathlib import Path
 
 import onnx
 import torch
+
+from toolkit.errors import ExportLintError
 
 ONNX_INPUT, ONNX_OUTPUT = "input", "logits"
 PATH_METADATA = ("pkg.torch.onnx.stack_trace",)  # node metadata that holds absolute source paths
@@ -112,8 +117,6 @@ def _forward_arg_names(module):
 
 def exported_program(module: torch.nn.Module, spec_shape: tuple):
     """torch.export with a dynamic batch dim; source stack traces dropped (they hold this checkout's paths)."""
-    from toolkit.errors import ExportLintError
-
     example = torch.zeros((2, *spec_shape), dtype=torch.float32)  # batch 2: a batch of 1 would specialise
     first_arg = next(iter(_forward_arg_names(module)))
     try:
@@ -141,12 +144,19 @@ def exported_program_bytes(program) -> bytes:
 
 def aoti_package_bytes(program) -> bytes:
     """An AOTInductor package compiled for the CPU (this machine's compiler; loads with aoti_load_package)."""
-    import tempfile
-    from pathlib import Path
-
-    from toolkit.backends import quiet_torch_logs
-
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_torch_logs():
         warnings.simplefilter("ignore")
         path = torch._inductor.aoti_compile_and_package(program, package_path=str(Path(tmp) / "model.aoti.pt2"))
         return Path(path).read_bytes()
+
+
+@contextlib.contextmanager
+def quiet_torch_logs():
+    """torch's CPU compiles log that no CUDA runtime exists; on a CPU machine that is not news."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -4,8 +4,6 @@ A Backend maps a float32 numpy batch to the model's output as numpy. Rows that c
 (ONNX Runtime's CUDA provider without a GPU) are returned as NotRun, so the matrix still lists them.
 """
 
-import contextlib
-import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ import numpy as np
 import torch
 
 from toolkit import bundle
+from toolkit.artifacts import quiet_torch_logs
 from toolkit.runtime import cuda_present, make_session
 
 EXACT, TASK = "exact", "task"  # judged elementwise against eager, or on accuracy (reduced precision)
@@ -83,18 +82,6 @@ def artifact_backends(bundle_dir: Path, manifest: dict, eager_module, skip=()) -
             elif fmt == "aoti":
                 found.append(torch_backend(torch._inductor.aoti_load_package(str(path)), path.name, "aoti-cpu"))
     return found  # model.e2e.onnx has a row of its own rule: verify.e2e_row
-
-
-@contextlib.contextmanager
-def quiet_torch_logs():
-    """torch's CPU compiles log that no CUDA runtime exists; on a CPU machine that is not news."""
-    logger = logging.getLogger("torch.utils.cpp_extension")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _quietly(module):
