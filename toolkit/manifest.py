@@ -13,7 +13,7 @@ import torch
 
 import toolkit
 from toolkit import artifacts, bundle
-from toolkit.onnx_compat import oldest_runtime_for
+from toolkit.onnx_compat import default_opset, oldest_runtime_for
 
 UNTRAINED_WARNING = "UNTRAINED: seeded random weights, predictions are meaningless; export with --weights FILE"
 
@@ -70,7 +70,7 @@ def _preprocessing(spec):
 def _onnx_entry(proto):
     if proto is None:
         return None
-    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    opset = default_opset(proto)
     return {"opset": opset, "ir_version": proto.ir_version, "min_onnxruntime": oldest_runtime_for(opset, proto.ir_version)}
 
 

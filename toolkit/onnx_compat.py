@@ -38,6 +38,11 @@ def limits_for(min_ort: str) -> tuple:
     return ORT_LIMITS[max(known)]
 
 
+def default_opset(model) -> int:
+    """The ai.onnx opset an ONNX ModelProto is stamped with."""
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def oldest_runtime_for(opset: int, ir_version: int) -> str | None:
     """The oldest ONNX Runtime in the table that loads a file of this opset and IR version."""
     for (major, minor), (max_opset, max_ir) in sorted(ORT_LIMITS.items()):

@@ -21,7 +21,7 @@ from toolkit.data import load_dataset
 from toolkit.errors import VerificationError
 from toolkit.manifest import verification_summary
 from toolkit.models import get_spec
-from toolkit.onnx_compat import oldest_runtime_for, parse_version
+from toolkit.onnx_compat import default_opset, oldest_runtime_for, parse_version
 
 LARGE_INPUT = 10_000  # values per sample above which the big batch shrinks to 16 (224x224 photos on a CPU)
 TASK_TOLERANCE = 0.005  # reduced precision: accuracy within 0.5 points of eager
@@ -133,7 +133,7 @@ def onnx_compatibility(bundle_dir: Path, manifest: dict) -> dict:
     if "onnx" not in manifest["formats"]:
         return {"passed": True, "checked": False}
     model = onnx.load(bundle_dir / manifest["formats"]["onnx"], load_external_data=False)
-    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    opset = default_opset(model)
     recorded = manifest.get("onnx") or {}
     needs = oldest_runtime_for(opset, model.ir_version)
     failures = []
