@@ -11,6 +11,7 @@ Usage (from the repo root, in the venv): python scripts/benchmark.py [--epochs 1
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -45,7 +46,7 @@ def machine() -> dict:
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
-    return {"cpu": cpu, "cores": __import__("os").cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "date": time.strftime("%Y-%m-%d")}  # fmt: skip
