@@ -87,7 +87,8 @@ def test_tutorial_recipe_is_available(in_tmp):
 
 @pytest.mark.slow
 def test_default_recipe_reaches_target(tmp_path):
-    """The full default recipe on the full training split (about 20 s on 2 CPU cores)."""
+    """The full default recipe on the full training split (about 16 s on 2 CPU cores)."""
     metrics = train("fashion-mlp", run_dir=tmp_path, device="cpu", log=quiet)
-    assert len(metrics["epochs"]) == 10
+    assert len(metrics["epochs"]) == 8
+    assert metrics["epochs"][0]["test_accuracy"] >= 0.84
     assert metrics["test_accuracy"] >= 0.89

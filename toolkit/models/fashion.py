@@ -55,8 +55,9 @@ def fashion_mlp() -> ModelSpec:
         labels=FASHION_LABELS,
         dataset="fashion-mnist",
         recipes={
-            # The reference bundle was trained with a longer warm-up (20% of the steps).
-            "default": replace(FASHION_RECIPE, warmup_fraction=0.2),
+            # 8 epochs with a short warm-up (5% of the steps): >= 84% after the first epoch and
+            # >= 89% in about 16 s on 2 CPU cores (BENCHMARKS.md has the seeds and the sweep).
+            "default": replace(FASHION_RECIPE, epochs=8, warmup_fraction=0.05),
             "tutorial": TUTORIAL_RECIPE,
         },
         reference_accuracy=0.89,
