@@ -32,6 +32,12 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class CompileMode(str, Enum):
+    default = "default"
+    reduce_overhead = "reduce-overhead"
+    max_autotune = "max-autotune"
+
+
 class ExportFormat(str, Enum):
     all = "all"
     state_dict = "state-dict"
@@ -90,16 +96,24 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device.auto,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model (default: on for CUDA, off for CPU).")] = None,
+    compile_mode: Annotated[Optional[CompileMode], typer.Option(help="torch.compile mode; implies --compile. reduce-overhead replays CUDA graphs.", show_default="default")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N training images only (quick runs).")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Where checkpoint.pt and metrics.json go (default runs/<model>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
     data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
 ):
     """Train a model on its dataset with its recipe; checkpoints after every epoch."""
+    from toolkit.errors import UsageError
     from toolkit.train import train as run_training
 
+    if compile_mode is not None:
+        if compile is False:
+            raise UsageError("--compile-mode needs torch.compile; drop --no-compile")
+        compile = True
+    mode = compile_mode.value if compile_mode else "default"
     run_training(model, recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, limit=limit,
-                 device=device.value, compile=compile, run_dir=run_dir, resume=resume, data_dir=data_dir)  # fmt: skip
+                 device=device.value, compile=compile, compile_mode=mode, run_dir=run_dir, resume=resume,
+                 data_dir=data_dir)  # fmt: skip
 
 
 @app.command()

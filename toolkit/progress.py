@@ -8,14 +8,15 @@ import time
 
 
 class ProgressBar:
-    def __init__(self, total: int, description: str, stream=None, width: int = 30):
+    def __init__(self, total: int, description: str, stream=None, width: int = 30, enabled: bool = True):
         self.total = max(total, 1)
         self.description = description
         self.stream = stream or sys.stderr
         self.width = width
         self.done = 0
         self.started = time.perf_counter()
-        self.live = self.stream.isatty()
+        self.enabled = enabled  # False: draws and prints nothing (e.g. every rank but the first)
+        self.live = enabled and self.stream.isatty()
         self._last_draw = 0.0
 
     def update(self, n: int = 1, postfix: str = "") -> None:
@@ -30,7 +31,7 @@ class ProgressBar:
         """Replace the bar with a one-line summary (always printed, terminal or not)."""
         if self.live:
             self.stream.write("\r\033[K")
-        if summary:
+        if summary and self.enabled:
             self.stream.write(f"{self.description} {summary}\n")
         self.stream.flush()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from toolkit import checkpoint
+from toolkit import checkpoint, distributed
 from toolkit.atomic import write_text
 from toolkit.data import load_dataset
 from toolkit.errors import CheckpointError, UsageError
@@ -22,6 +22,7 @@ from toolkit.models import get_spec
 from toolkit.progress import ProgressBar
 
 EVAL_BATCH = 2048
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's; the last two matter on CUDA
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,11 @@ def learning_rate(step: int, total_steps: int, config: TrainConfig, recipe) -> f
     return config.lr * 0.5 * (1 + math.cos(math.pi * cooled))
 
 
-def make_optimizer(model, config: TrainConfig, recipe):
+def make_optimizer(model, config: TrainConfig, recipe, device: torch.device):
     if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=recipe.weight_decay)
+        # CUDA: one fused kernel for the whole update instead of a few per parameter tensor.
+        fused = True if device.type == "cuda" else None
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=recipe.weight_decay, fused=fused)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
@@ -148,6 +151,7 @@ def train(
     limit=None,
     device: str = "auto",
     compile: bool | None = None,
+    compile_mode: str = "default",
     run_dir=None,
     resume: bool = False,
     data_dir=None,
@@ -158,7 +162,16 @@ def train(
     spec = get_spec(model)
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / model
     dev = resolve_device(device)
+    cluster, dev = distributed.start(dev)  # under torchrun: this rank's device; else (None, dev)
+    main = cluster is None or cluster.is_main  # only rank 0 logs and writes files
+    if not main:
+        log = _silent
     use_compile = (dev.type == "cuda") if compile is None else compile
+    if compile_mode not in COMPILE_MODES:
+        raise UsageError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 tensor cores: fp32 storage, ~10-bit mantissa products
+        torch.backends.cudnn.allow_tf32 = True
 
     state = None
     if resume:
@@ -177,7 +190,7 @@ def train(
 
     torch.manual_seed(config.seed)
     net = spec.build().to(dev)
-    optimizer = make_optimizer(net, config, recipe_spec)
+    optimizer = make_optimizer(net, config, recipe_spec, dev)
     history, first_epoch = [], 0
     if state is not None:
         checkpoint.load_into(net, state["model"], run_dir / checkpoint.CHECKPOINT_NAME)
@@ -185,75 +198,112 @@ def train(
         history, first_epoch = list(state["history"]), state["epoch"]
         if first_epoch >= config.epochs:
             log(f"{model}: {run_dir} already finished all {config.epochs} epochs; nothing to resume")
+            distributed.finish(cluster)
             return json.loads((run_dir / "metrics.json").read_text())
 
     samples = len(data.train_x)
     batch = min(config.batch_size or samples, samples)
     batches_per_pass = samples // batch  # the ragged tail is dropped: every step has the same shape
+    distributed.check_batch(cluster, batch)
+    rank_batch = batch // (cluster.world_size if cluster else 1)
     steps_per_epoch = batches_per_pass * recipe_spec.passes_per_epoch
     total_steps = steps_per_epoch * config.epochs
     # Only the training forward is compiled; `net` stays the eager module that owns the weights.
-    train_forward = getattr(net, spec.train_method) if spec.train_method else net
-    forward = torch.compile(train_forward) if use_compile else train_forward
-    step_fn = _make_step(forward, optimizer, loss_function(spec, recipe_spec))
-    compile_seconds = _warm_up(forward, net, data, batch) if use_compile else 0.0
+    train_forward = distributed.wrap(net, spec.train_method, cluster, dev)
+    forward = torch.compile(train_forward, mode=compile_mode) if use_compile else train_forward
+    # reduce-overhead replays CUDA graphs; marking each step's start lets it reuse their memory safely.
+    mark_step = use_compile and compile_mode == "reduce-overhead" and dev.type == "cuda"
+    step_fn = _make_step(forward, optimizer, loss_function(spec, recipe_spec), mark_step)
+    compile_seconds = _warm_up(forward, net, data, rank_batch) if use_compile else 0.0
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     metric = metric_name(spec)
     metrics = {"model": model, "device": str(dev), "recipe": config.recipe, "config": asdict(config),
-               "compiled": use_compile, "data_seconds": round(data_seconds, 3),
-               "compile_seconds": round(compile_seconds, 3), "epochs": history}  # fmt: skip
+               "compiled": use_compile, "compile_mode": compile_mode if use_compile else None,
+               "data_seconds": round(data_seconds, 3), "compile_seconds": round(compile_seconds, 3),
+               "world_size": cluster.world_size if cluster else 1, "epochs": history}  # fmt: skip
     for epoch in range(first_epoch, config.epochs):
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and friends, per epoch
-        bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}")
+        bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", enabled=main)
         net.train()
-        epoch_started = time.perf_counter()
+        timer = EpochTimer(dev)
         loss_sum = torch.zeros((), device=dev)
         step = epoch * steps_per_epoch
         for _ in range(recipe_spec.passes_per_epoch):
             order = torch.randperm(samples, generator=generator).to(dev)
             for i in range(batches_per_pass):
                 index = order[i * batch : (i + 1) * batch]
+                if cluster is not None:
+                    index = cluster.shard(index)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, total_steps, config, recipe_spec)
                 loss_sum += step_fn(data.to_input(data.train_x[index]), data.train_y[index])
                 step += 1
                 bar.update(1)
-        train_loss = loss_sum.item() / steps_per_epoch  # the one host sync of the epoch
-        seconds = time.perf_counter() - epoch_started
+        seconds = timer.stop()
+        train_loss = distributed.mean_over_ranks(loss_sum, cluster).item() / steps_per_epoch  # the epoch's one host sync
         score = evaluate(spec, net, data)
         history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 6), metric: score, "seconds": round(seconds, 3)})
         bar.close(f"loss {train_loss:.4f}  {describe(metric, score)}  {seconds:.1f}s")
-        checkpoint.save(run_dir / checkpoint.CHECKPOINT_NAME, {
-            "model_name": model, "config": asdict(config), "epoch": epoch + 1, "history": history,
-            "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-        })  # fmt: skip
-        _write_metrics(run_dir, metrics, history, metric)
+        if main:
+            checkpoint.save(run_dir / checkpoint.CHECKPOINT_NAME, {
+                "model_name": model, "config": asdict(config), "epoch": epoch + 1, "history": history,
+                "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+            })  # fmt: skip
+            _write_metrics(run_dir, metrics, history, metric)
 
-    final = _write_metrics(run_dir, metrics, history, metric)
+    final = _write_metrics(run_dir, metrics, history, metric, write=main)
+    distributed.finish(cluster)
     wall = time.perf_counter() - started
     log(f"{model}: {describe(metric, final[metric])} after {len(history)} epochs; "
         f"{final['train_seconds']:.1f}s training, {wall:.1f}s wall ({dev.type}) -> {run_dir}")  # fmt: skip
     return final
 
 
+class EpochTimer:
+    """Seconds of one epoch's training steps: CUDA events on a GPU (no host sync inside the epoch), else a clock."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.start_event = torch.cuda.Event(enable_timing=True)
+            self.end_event = torch.cuda.Event(enable_timing=True)
+            self.start_event.record()
+        self.started = time.perf_counter()
+
+    def stop(self) -> float:
+        if not self.cuda:
+            return time.perf_counter() - self.started
+        self.end_event.record()
+        self.end_event.synchronize()
+        return self.start_event.elapsed_time(self.end_event) / 1000
+
+
 def describe(metric: str, score: float) -> str:
     return f"test accuracy {score:.2%}" if metric == "test_accuracy" else f"mean abs error {score:.4g}"
 
 
-def _write_metrics(run_dir: Path, metrics: dict, history: list, metric: str) -> dict:
+def _write_metrics(run_dir: Path, metrics: dict, history: list, metric: str, write: bool = True) -> dict:
     metrics = dict(metrics, epochs=history)
     metrics[metric] = history[-1][metric] if history else None
     metrics["train_seconds"] = round(sum(e["seconds"] for e in history), 3)
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if write:
+        write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def _make_step(forward, optimizer, loss_fn):
+def _silent(_message):
+    pass
+
+
+def _make_step(forward, optimizer, loss_fn, mark_step: bool = False):
     """One optimisation step; returns the loss as a device tensor (no host sync)."""
 
     def step(x, y):
+        if mark_step:
+            torch.compiler.cudagraph_mark_step_begin()
         loss = loss_fn(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
