@@ -29,3 +29,28 @@ def test_verify_uses_the_cuda_provider(quick_bundle):
     report = verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet)
     cuda_rows = [row for row in report["rows"] if row["runtime"] == "onnxruntime-cuda"]
     assert cuda_rows and all(row["passed"] for row in cuda_rows)
+
+
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
+def test_train_with_each_compile_mode_on_cuda(tmp_path, mode):
+    metrics = train("fashion-mlp", epochs=1, limit=8192, device="cuda", compile=True, compile_mode=mode,
+                    run_dir=tmp_path, log=quiet)  # fmt: skip
+    assert metrics["compile_mode"] == mode and metrics["test_accuracy"] > 0.5
+
+
+def test_bench_runs_the_gpu_variants(cli, tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    result = cli("bench", "--model", "fashion-mlp", "--seeds", "1", "--tutorial-epochs", "1",
+                 "--json-out", str(out), "--benchmarks", str(tmp_path / "B.md"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    modes = {r["compile_mode"] for r in report["training"] if r["kind"] == "tk"}
+    assert modes == {None, "default", "reduce-overhead", "max-autotune"}
+    runtimes = {r["runtime"] for r in report["inference"] if "reason" not in r}
+    assert "eager" in runtimes
+    from toolkit.runtime import cuda_present
+
+    if cuda_present():
+        assert "onnxruntime-cuda (IOBinding)" in runtimes

@@ -226,6 +226,26 @@ def _human_answer(result: dict) -> str:
 
 @app.command()
 @user_errors
+def bench(
+    quick: Annotated[bool, typer.Option(help="A CPU-sized subset: fashion-mlp only, one tutorial epoch, fewer repeats (under two minutes on 2 cores).")] = False,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Measure only this model (repeatable; default: fashion-mlp and fashion-cnn for training, every trained model for inference).", show_default=False)] = None,
+    device: Annotated[Device, typer.Option(help="Where tk's training variants run.")] = Device.auto,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds per tk training variant (default 5 on a GPU, else 1).", show_default=False)] = None,
+    tutorial_epochs: Annotated[Optional[int], typer.Option(help="Epochs of the tutorial loop (default 10, the tutorial's; 1 with --quick).", show_default=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json-out", help="Where the JSON report goes (default runs/bench/<kind>.json).", show_default=False)] = None,
+    benchmarks: Annotated[Path, typer.Option(help="Markdown file whose generated section for this kind of run is replaced (created if missing).")] = Path("BENCHMARKS.md"),
+    no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Leave the Markdown file alone.")] = False,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")] = None,
+):
+    """Measure training, inference and cold start side by side; print tables, write JSON, update BENCHMARKS.md."""
+    from toolkit.bench.suite import run_bench
+
+    run_bench(quick=quick, models=model, device=device.value, seeds=seeds, tutorial_epochs=tutorial_epochs,
+              json_out=json_out, benchmarks=None if no_benchmarks else benchmarks, data_dir=data_dir, log=typer.echo)  # fmt: skip
+
+
+@app.command()
+@user_errors
 def models(json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False):
     """List the registered models."""
     from toolkit.models import get_spec, model_names

@@ -1,0 +1,67 @@
+"""`tk bench`: a small real run through the CLI, the BENCHMARKS.md section it owns, and its errors."""
+
+import json
+
+import pytest
+
+from toolkit.bench.report import update_benchmarks
+
+
+def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
+    out, markdown = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\nHand-written notes stay.\n")
+    result = cli("bench", "--quick", "--model", "fashion-linear", "--model", "linear-regression",
+                 "--json-out", str(out), "--benchmarks", str(markdown))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
+
+    # Training: only the Fashion-MNIST model; the tutorial's loop and tk's recipe, side by side.
+    assert [(r["model"], r["kind"]) for r in report["training"]] == [("fashion-linear", "tutorial"), ("fashion-linear", "tk")]
+    tutorial, tk = report["training"]
+    assert tutorial["epochs"] == 1 and tk["epochs"] == 10
+    assert 0.1 < tutorial["final_accuracy"] < 1 and tk["final_accuracy"] >= 0.8
+    assert tk["seconds_to_target"] is not None and tk["peak_memory_mb"] > 0
+    assert 0 < tk["epoch_seconds_median"] < tutorial["epoch_seconds_median"]
+
+    # Inference: every format of both models on every runtime, and ORT CUDA listed as not run.
+    for model in ("fashion-linear", "linear-regression"):
+        rows = {(r["runtime"], r["artifact"]): r for r in report["inference"] if r["model"] == model}
+        expected = {("eager", "state_dict.pth"), ("torch.compile", "state_dict.pth"), ("torchscript", "model.ts"),
+                    ("exported-program", "model.pt2"), ("aoti", "model.aoti.pt2"), ("onnxruntime-cpu", "model.onnx")}  # fmt: skip
+        assert expected <= set(rows)
+        for key in expected:
+            assert 0 < rows[key]["batch1_p50_us"] <= rows[key]["batch1_p99_us"]
+            assert rows[key]["batch4096_samples_per_s"] > 0
+        assert rows[("torch.compile", "state_dict.pth")]["compile_seconds"] > 0
+    assert {("onnxruntime-cpu", "model.int8.onnx"), ("onnxruntime-cpu", "model.fp16.onnx")} <= {
+        (r["runtime"], r["artifact"]) for r in report["inference"] if r["model"] == "fashion-linear"}
+    cold = report["cold_start"]
+    assert cold["tk_infer_seconds"] > 0
+    assert cold["speedup"] == pytest.approx(cold["torch_script_seconds"] / cold["tk_infer_seconds"], rel=0.02)
+
+    # Targets are judged; without a GPU the GPU ones say so instead of passing.
+    gpu_targets = [t for t in report["targets"] if t["target"].startswith("GPU")]
+    assert gpu_targets and all(t["met"] is None and "not measured" in t["measured"] for t in gpu_targets)
+
+    text = markdown.read_text()
+    assert "Hand-written notes stay." in text and text.count("<!-- tk bench cpu-quick-fashion-linear-linear-regression -->") == 1
+    assert "| fashion-linear | tk eager | cpu |" in text and "Targets:" in text
+
+
+def test_a_new_run_replaces_only_its_own_section(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    update_benchmarks(path, "cpu", "first cpu run\n")
+    update_benchmarks(path, "gpu", "gpu run\n")
+    update_benchmarks(path, "cpu", "second cpu run\n")
+    text = path.read_text()
+    assert "first cpu run" not in text and text.count("second cpu run") == 1 and "gpu run" in text
+    assert text.index("second cpu run") < text.index("gpu run")  # replaced in place
+
+
+def test_bench_refuses_unknown_models_and_bad_counts(cli, tmp_path):
+    result = cli("bench", "--quick", "--model", "nope", "--benchmarks", str(tmp_path / "B.md"))
+    assert result.exit_code != 0 and "nope" in result.output and "Traceback" not in result.output
+    result = cli("bench", "--quick", "--seeds", "0", "--benchmarks", str(tmp_path / "B.md"))
+    assert result.exit_code == 2 and "--seeds" in result.output
+    assert not (tmp_path / "B.md").exists()
