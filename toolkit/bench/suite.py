@@ -31,14 +31,16 @@ def run_bench(*, quick: bool = False, models=None, device: str = "auto", seeds=N
     dev = resolve_device(device).type
     for name in models or ():
         get_spec(name)  # an unknown name fails here, before minutes of measuring
-    if seeds is not None and seeds < 1 or tutorial_epochs is not None and tutorial_epochs < 1:
+    if (seeds is not None and seeds < 1) or (tutorial_epochs is not None and tutorial_epochs < 1):
         raise UsageError("--seeds and --tutorial-epochs must be at least 1")
     training_models = [m for m in (models or (["fashion-mlp"] if quick else TRAINING_MODELS)) if get_spec(m).dataset == "fashion-mnist"]
     inference_models = list(models or (["fashion-mlp"] if quick else default_inference_models()))
+    key = dev + ("-quick" if quick else "") + "".join(f"-{m}" for m in models or ())  # one BENCHMARKS.md section each
+    given = {"--seeds": seeds, "--tutorial-epochs": tutorial_epochs, "--device": None if device == "auto" else device}
+    command = " ".join(["tk bench"] + (["--quick"] if quick else []) + [f"--model {m}" for m in models or ()]
+                       + [f"{flag} {value}" for flag, value in given.items() if value is not None])  # fmt: skip
     seeds = seeds or (5 if dev == "cuda" and not quick else 1)
     tutorial_epochs = tutorial_epochs or (1 if quick else TUTORIAL_EPOCHS)
-    key = dev + ("-quick" if quick else "") + "".join(f"-{m}" for m in models or ())  # one BENCHMARKS.md section each
-    command = "tk bench" + (" --quick" if quick else "") + (" " + " ".join(f"--model {m}" for m in models) if models else "")
 
     report = {"command": command, "key": key, "machine": describe_machine(), "quick": quick}
     report["training"] = bench_training(training_models, dev, quick, seeds, tutorial_epochs, data_dir, log)
