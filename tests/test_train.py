@@ -71,6 +71,7 @@ def test_resume_without_checkpoint(cli, tmp_path):
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--recipe", "fastest"], "has no recipe 'fastest'"),
         (["no-such-model"], "unknown model 'no-such-model'"),
+        (["--compile-mode", "reduce-overhead", "--no-compile"], "--compile-mode needs torch.compile"),
     ],
 )
 def test_bad_options_are_one_line(cli, in_tmp, args, message):
@@ -92,3 +93,10 @@ def test_default_recipe_reaches_target(tmp_path):
     assert len(metrics["epochs"]) == 8
     assert metrics["epochs"][0]["test_accuracy"] >= 0.84
     assert metrics["test_accuracy"] >= 0.89
+
+
+def test_compile_mode_is_recorded(tmp_path):
+    metrics = train("fashion-mlp", epochs=1, limit=1024, device="cpu", compile=True, compile_mode="default",
+                    run_dir=tmp_path, log=quiet)  # fmt: skip
+    assert metrics["compiled"] and metrics["compile_mode"] == "default" and metrics["compile_seconds"] > 0
+    assert metrics["world_size"] == 1
