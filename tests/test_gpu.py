@@ -46,8 +46,9 @@ def test_bench_runs_the_gpu_variants(cli, tmp_path):
                  "--json-out", str(out), "--benchmarks", str(tmp_path / "B.md"))  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    modes = {r["compile_mode"] for r in report["training"] if r["kind"] == "tk"}
-    assert modes == {None, "default", "reduce-overhead", "max-autotune"}
+    modes = {(r["recipe"], r["compile_mode"]) for r in report["training"] if r["kind"] == "tk"}
+    assert modes == {("default", None), ("default", "default"), ("default", "reduce-overhead"),
+                     ("default", "max-autotune"), ("large-batch", "reduce-overhead")}  # fmt: skip
     runtimes = {r["runtime"] for r in report["inference"] if "reason" not in r}
     assert "eager" in runtimes
     from toolkit.runtime import cuda_present

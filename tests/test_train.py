@@ -95,6 +95,14 @@ def test_default_recipe_reaches_target(tmp_path):
     assert metrics["test_accuracy"] >= 0.89
 
 
+@pytest.mark.slow
+def test_large_batch_recipe_reaches_target(tmp_path):
+    """fashion-mlp's recipe for GPUs, checked where it is cheap to check: 12 epochs of batch 1024 (about 16 s)."""
+    metrics = train("fashion-mlp", recipe="large-batch", run_dir=tmp_path, device="cpu", log=quiet)
+    assert metrics["config"]["batch_size"] == 1024 and len(metrics["epochs"]) == 12
+    assert metrics["test_accuracy"] >= 0.89
+
+
 def test_compile_mode_is_recorded(tmp_path):
     metrics = train("fashion-mlp", epochs=1, limit=1024, device="cpu", compile=True, compile_mode="default",
                     run_dir=tmp_path, log=quiet)  # fmt: skip

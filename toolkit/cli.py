@@ -89,7 +89,7 @@ ModelArg = Annotated[str, typer.Argument(help="Registered model name (see 'tk mo
 @user_errors
 def train(
     model: ModelArg = DEFAULT_MODEL,
-    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: 'default' or 'tutorial' (the tutorial's own SGD loop).", show_default="default")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: 'default', 'tutorial' (the tutorial's own SGD settings), or 'large-batch' (fashion-mlp, for GPUs).", show_default="default")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (default: the recipe's).")] = None,

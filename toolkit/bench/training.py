@@ -24,14 +24,18 @@ class Variant:
     label: str
     kind: str  # "tutorial" or "tk"
     compile_mode: str | None = None  # tk only: None is eager
+    recipe: str | None = None  # tk only: None is the model's default recipe
 
 
-def variants_for(device: str, quick: bool) -> list:
+def variants_for(model: str, device: str, quick: bool) -> list:
     found = [Variant("tutorial loop (DataLoader, batch 64, SGD)", "tutorial"), Variant("tk eager", "tk")]
     if quick:
         return found
     modes = ("default", "reduce-overhead", "max-autotune") if device == "cuda" else ("default",)
-    return found + [Variant(f"tk torch.compile {mode}", "tk", mode) for mode in modes]
+    found += [Variant(f"tk torch.compile {mode}", "tk", mode) for mode in modes]
+    if device == "cuda" and "large-batch" in get_spec(model).recipes:  # the recipe made for GPUs
+        found.append(Variant("tk large-batch recipe, torch.compile reduce-overhead", "tk", "reduce-overhead", "large-batch"))
+    return found
 
 
 def run_worker(job: dict, log=print) -> dict:
@@ -68,6 +72,7 @@ def summarize(variant: Variant, model: str, results: list, warm_compile) -> dict
     finals = [r["epochs"][-1]["test_accuracy"] for r in results]
     return {
         "model": model, "variant": variant.label, "kind": variant.kind, "compile_mode": variant.compile_mode,
+        "recipe": variant.recipe or "default",
         "device": first["device"], "epochs": len(history), "seeds": len(results),
         "epoch_seconds_median": round(statistics.median(e["seconds"] for e in history), 3),
         "train_seconds": round(sum(e["seconds"] for e in history), 3),
@@ -88,7 +93,7 @@ def summarize(variant: Variant, model: str, results: list, warm_compile) -> dict
 def bench_training(models, device: str, quick: bool, seeds: int, tutorial_epochs: int, data_dir=None, log=print) -> list:
     rows = []
     for model in models:
-        for variant in variants_for(device, quick):
+        for variant in variants_for(model, device, quick):
             log(f"training {model}: {variant.label} ...")
             base = {"model": model, "kind": variant.kind, "data_dir": str(data_dir) if data_dir else None}
             if variant.kind == "tutorial":
@@ -96,7 +101,7 @@ def bench_training(models, device: str, quick: bool, seeds: int, tutorial_epochs
                 warm = None
             else:
                 with tempfile.TemporaryDirectory() as cache:
-                    job = dict(base, device=device, compile_mode=variant.compile_mode, inductor_cache=cache)
+                    job = dict(base, device=device, compile_mode=variant.compile_mode, recipe=variant.recipe, inductor_cache=cache)
                     results = [run_worker(dict(job, seed=seed), log) for seed in range(seeds)]
                     warm = None
                     if variant.compile_mode:  # the same cache again, for one short epoch: the warm compile

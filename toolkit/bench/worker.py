@@ -31,7 +31,7 @@ def run_job(job: dict) -> dict:
         from toolkit.train import train
 
         with tempfile.TemporaryDirectory() as run_dir:
-            result = train(job["model"], epochs=job.get("epochs"), limit=job.get("limit"), seed=job.get("seed"),
+            result = train(job["model"], recipe=job.get("recipe"), epochs=job.get("epochs"), limit=job.get("limit"), seed=job.get("seed"),
                            device=job["device"], compile=job.get("compile_mode") is not None,
                            compile_mode=job.get("compile_mode") or "default", run_dir=run_dir,
                            data_dir=job.get("data_dir"), log=lambda _line: None)  # fmt: skip
