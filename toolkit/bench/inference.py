@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toolkit import bundle
+from toolkit import bundle, checkpoint
 from toolkit.artifacts import quiet_torch_logs
-from toolkit.export import applicable_formats, export
+from toolkit.export import applicable_formats, export, load_model
 from toolkit.models import get_spec
 from toolkit.runtime import cuda_present, make_session
 
@@ -30,7 +30,7 @@ LARGE_BATCHES = (512, 4096)
 
 def reference_weights(model: str, runs_dir: Path) -> Path | None:
     """The committed bundle's state_dict (the reference weights), else the model's latest run."""
-    for path in (Path("exported") / model / bundle.FORMAT_FILES["state-dict"], runs_dir / model / "checkpoint.pt"):
+    for path in (Path("exported") / model / bundle.FORMAT_FILES["state-dict"], runs_dir / model / checkpoint.CHECKPOINT_NAME):
         if path.is_file():
             return path
     return None
@@ -51,11 +51,11 @@ def time_calls(call, repeats: int, warmup: int, max_seconds: float = float("inf"
 class Runner:
     """One runtime over one artifact: make_call(batch) returns a no-argument callable that runs one batch."""
 
-    def __init__(self, runtime: str, artifact: str, device: str, make_call, compile_seconds=None):
+    def __init__(self, runtime: str, artifact: str, device: str, make_call, compile_seconds=None, notes=None):
         self.runtime, self.artifact, self.device = runtime, artifact, device
         self.make_call = make_call
         self.compile_seconds = compile_seconds  # a list that make_call appends to (torch.compile)
-        self.notes = None  # a dict that make_call fills: how each batch size ran (ONNX Runtime CUDA)
+        self.notes = notes  # a dict that make_call fills: how each batch size ran (ONNX Runtime CUDA)
 
 
 def torch_runner(runtime: str, artifact: str, module, device: str, sample_shape, compiled=False) -> Runner:
@@ -116,10 +116,7 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
     def make_call(batch):
         x = np.random.default_rng(batch).random((batch, *sample_shape), dtype=np.float32)
         try:
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"}), "CPUExecutionProvider"]
-            call = bound_call(ort.InferenceSession(model_bytes, options, providers=providers), x)
+            call = bound_call(make_session(model_bytes, "cuda", cuda_options={"enable_cuda_graph": "1"}), x)
             call()  # the first run captures the graph
             modes[batch] = "CUDA graph"
         except Exception as exc:  # the provider refused to capture: measure plain IOBinding instead
@@ -127,9 +124,7 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
             modes[batch] = f"no CUDA graph ({str(exc).splitlines()[0][:80]})"
         return call
 
-    runner = Runner("onnxruntime-cuda (IOBinding)", artifact, "cuda", make_call)
-    runner.notes = modes
-    return runner
+    return Runner("onnxruntime-cuda (IOBinding)", artifact, "cuda", make_call, notes=modes)
 
 
 def runners_for(bundle_dir: Path, manifest: dict, net, device: str) -> tuple:
@@ -190,8 +185,7 @@ def bench_inference(models, quick: bool, runs_dir: Path = Path("runs"), log=prin
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_torch_logs():
             warnings.simplefilter("ignore")
             manifest = export(model, formats=formats, out_dir=Path(tmp), checkpoint_file=weights, log=lambda _m: None)
-            net = spec.build().eval()
-            net.load_state_dict(torch.load(Path(tmp) / bundle.FORMAT_FILES["state-dict"], weights_only=True))
+            net = load_model(spec, weights, Path(tmp), runs_dir, log=lambda _m: None)[0]
             runners, not_run = runners_for(Path(tmp), manifest, net, device)
             for runner in runners:
                 row = dict(measure(runner, quick), model=model)
