@@ -38,7 +38,7 @@ def written(path, data: bytes):
 
 @pytest.fixture(scope="session")
 def fashion():
-    from toolkit.data import load_fashion_mnist
+    from toolkit.data.fashion_mnist import load_fashion_mnist
 
     return load_fashion_mnist(download=False)
 

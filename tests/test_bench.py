@@ -10,14 +10,27 @@ from toolkit.bench.report import update_benchmarks
 def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
     out, markdown = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\nHand-written notes stay.\n")
-    result = cli("bench", "--quick", "--model", "fashion-linear", "--model", "linear-regression",
-                 "--json-out", str(out), "--benchmarks", str(markdown))  # fmt: skip
+    result = cli(
+        "bench",
+        "--quick",
+        "--model",
+        "fashion-linear",
+        "--model",
+        "linear-regression",
+        "--json-out",
+        str(out),
+        "--benchmarks",
+        str(markdown),
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
 
     # Training: only the Fashion-MNIST model; the tutorial's loop and tk's recipe, side by side.
-    assert [(r["model"], r["kind"]) for r in report["training"]] == [("fashion-linear", "tutorial"), ("fashion-linear", "tk")]
+    assert [(r["model"], r["kind"]) for r in report["training"]] == [
+        ("fashion-linear", "tutorial"),
+        ("fashion-linear", "tk"),
+    ]
     tutorial, tk = report["training"]
     assert tutorial["epochs"] == 1 and tk["epochs"] == 10
     assert 0.1 < tutorial["final_accuracy"] < 1 and tk["final_accuracy"] >= 0.8
@@ -27,15 +40,22 @@ def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
     # Inference: every format of both models on every runtime, and ORT CUDA listed as not run.
     for model in ("fashion-linear", "linear-regression"):
         rows = {(r["runtime"], r["artifact"]): r for r in report["inference"] if r["model"] == model}
-        expected = {("eager", "state_dict.pth"), ("torch.compile", "state_dict.pth"), ("torchscript", "model.ts"),
-                    ("exported-program", "model.pt2"), ("aoti", "model.aoti.pt2"), ("onnxruntime-cpu", "model.onnx")}  # fmt: skip
+        expected = {
+            ("eager", "state_dict.pth"),
+            ("torch.compile", "state_dict.pth"),
+            ("torchscript", "model.ts"),
+            ("exported-program", "model.pt2"),
+            ("aoti-cpu", "model.aoti.pt2"),
+            ("onnxruntime-cpu", "model.onnx"),
+        }
         assert expected <= set(rows)
         for key in expected:
             assert 0 < rows[key]["batch1_p50_us"] <= rows[key]["batch1_p99_us"]
             assert rows[key]["batch4096_samples_per_s"] > 0
         assert rows[("torch.compile", "state_dict.pth")]["compile_seconds"] > 0
     assert {("onnxruntime-cpu", "model.int8.onnx"), ("onnxruntime-cpu", "model.fp16.onnx")} <= {
-        (r["runtime"], r["artifact"]) for r in report["inference"] if r["model"] == "fashion-linear"}
+        (r["runtime"], r["artifact"]) for r in report["inference"] if r["model"] == "fashion-linear"
+    }
     cold = report["cold_start"]
     assert cold["tk_infer_seconds"] > 0
     assert cold["speedup"] == pytest.approx(cold["torch_script_seconds"] / cold["tk_infer_seconds"], rel=0.02)
@@ -45,7 +65,10 @@ def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
     assert gpu_targets and all(t["met"] is None and "not measured" in t["measured"] for t in gpu_targets)
 
     text = markdown.read_text()
-    assert "Hand-written notes stay." in text and text.count("<!-- tk bench cpu-quick-fashion-linear-linear-regression -->") == 1
+    assert (
+        "Hand-written notes stay." in text
+        and text.count("<!-- tk bench cpu-quick-fashion-linear-linear-regression -->") == 1
+    )
     assert "| fashion-linear | tk eager | cpu |" in text and "Targets:" in text
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from toolkit import data
+from toolkit.data import fashion_mnist as data
 from toolkit.errors import DataError
 
 

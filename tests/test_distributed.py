@@ -7,14 +7,25 @@ import sys
 import pytest
 import torch
 
-from conftest import quiet
 from toolkit.train import train
+
+from conftest import quiet
 
 OPTIONS = {"epochs": 2, "limit": 2048, "batch_size": 256, "device": "cpu"}
 
 
 def torchrun(*args, cwd):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "toolkit", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "toolkit",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
@@ -41,15 +52,24 @@ def test_two_gloo_ranks_match_a_single_process(tmp_path, model):
 
 
 def test_a_batch_that_does_not_split_over_the_ranks_is_refused(tmp_path):
-    done = torchrun("train", "fashion-mlp", "--epochs=1", "--limit=512", "--batch-size=255", "--device=cpu",
-                    "--run-dir", str(tmp_path / "run"), cwd=tmp_path)  # fmt: skip
+    done = torchrun(
+        "train",
+        "fashion-mlp",
+        "--epochs=1",
+        "--limit=512",
+        "--batch-size=255",
+        "--device=cpu",
+        "--run-dir",
+        str(tmp_path / "run"),
+        cwd=tmp_path,
+    )
     assert done.returncode != 0
     assert "tk: error: --batch-size 255 does not split evenly over 2 processes" in done.stderr
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_each_rank_takes_its_own_slice_of_the_global_batch():
-    from toolkit.distributed import Cluster
+    from toolkit.train.distributed import Cluster
 
     batch = torch.arange(256)
     shards = [Cluster(rank, 4, rank).shard(batch) for rank in range(4)]

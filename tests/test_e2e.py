@@ -11,9 +11,10 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from conftest import REPO, SAMPLES
-from toolkit.preprocess import preprocess_pil
 from toolkit.runtime import Predictor
+from toolkit.runtime.preprocess import prepare
+
+from conftest import REPO, SAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +34,16 @@ def test_matches_the_python_preprocessing(session, full_bundle_master, fashion, 
     predictor = Predictor(full_bundle_master)
     pictures = []
     for i in range(8):
-        item = Image.fromarray(255 - fashion.test_images[i].numpy()).resize((max(8, size[0] // 2), max(8, size[1] // 2)))
+        item = Image.fromarray(255 - fashion.test_images[i].numpy()).resize(
+            (max(8, size[0] // 2), max(8, size[1] // 2))
+        )
         canvas = Image.new(mode, size, 255 if mode == "L" else (255, 255, 255))
         canvas.paste(item.convert(mode), (i % 5, i % 3))
         pictures.append(canvas if size != (28, 28) else Image.fromarray(fashion.test_images[i].numpy()))
     pixels = np.stack([np.asarray(p) for p in pictures])
     pixels = pixels[..., None] if pixels.ndim == 3 else pixels
     probabilities, label_index = session.run(None, {"image": pixels})
-    expected = predictor.probabilities(np.stack([preprocess_pil(p) for p in pictures]))
+    expected = predictor.probabilities(np.stack([prepare(p, predictor.manifest.preprocessing) for p in pictures]))
     assert (label_index == expected.argmax(1)).all()
     assert np.abs(probabilities - expected).max() < 2e-3
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
@@ -64,8 +67,10 @@ def test_readme_example_needs_only_onnxruntime_numpy_and_pil(full_bundle_master,
     shutil.copy(full_bundle_master / "manifest.json", tmp_path)
     shutil.copy(SAMPLES / "photo-sneaker-9.jpg", tmp_path / "photo.jpg")
     (tmp_path / "e2e.py").write_text(code)
-    check = ("import runpy, sys; runpy.run_path('e2e.py'); "
-             "assert not {'torch', 'toolkit'} & set(sys.modules), 'only onnxruntime, numpy and PIL'")  # fmt: skip
+    check = (
+        "import runpy, sys; runpy.run_path('e2e.py'); "
+        "assert not {'torch', 'toolkit'} & set(sys.modules), 'only onnxruntime, numpy and PIL'"
+    )
     result = subprocess.run([sys.executable, "-c", check, "photo.jpg"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     labels = json.loads((full_bundle_master / "manifest.json").read_text())["labels"]

@@ -9,20 +9,28 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import REPO, quiet
-from toolkit import artifacts, bundle
-from toolkit.export import export_module
+from toolkit.errors import UsageError
+from toolkit.export import export, export_module, onnx_formats
 from toolkit.models import get_spec
+from toolkit.runtime import bundle
+from toolkit.runtime.schema import SCHEMA_VERSION
+
+from conftest import REPO, quiet
 
 
 def test_bundle_contents_and_manifest(quick_bundle_master):
     files = sorted(p.name for p in quick_bundle_master.iterdir())
     assert files == ["manifest.json", "model.onnx", "model.ts", "state_dict.pth"]  # no .data side file
     manifest = json.loads((quick_bundle_master / "manifest.json").read_text())
-    assert manifest["schema_version"] == bundle.SCHEMA_VERSION
+    assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["model"] == "fashion-mlp" and manifest["task"] == "classification"
-    assert manifest["input"] == {"name": "input", "kind": "image", "dtype": "float32",
-                                 "shape": ["batch", 1, 28, 28], "range": [0.0, 1.0]}  # fmt: skip
+    assert manifest["input"] == {
+        "name": "input",
+        "kind": "image",
+        "dtype": "float32",
+        "shape": ["batch", 1, 28, 28],
+        "range": [0.0, 1.0],
+    }
     assert manifest["output"]["name"] == "logits" and manifest["output"]["shape"] == ["batch", 10]
     assert manifest["labels"][9] == "Ankle boot"
     assert manifest["preprocessing"]["size"] == 28 and manifest["preprocessing"]["background"] == "dark"
@@ -62,12 +70,29 @@ def test_export_twice_is_byte_identical_across_processes(quick_run, tmp_path):
 
     formats = ["-f", "torchscript", "-f", "exported-program", "-f", "onnx", "-f", "onnx-fp16", "-f", "onnx-int8"]
     for seed in ("1", "2"):
-        command = [sys.executable, "-m", "toolkit", "export", "--checkpoint", str(quick_run / "checkpoint.pt"),
-                   "--out", str(tmp_path / seed), *formats]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "export",
+            "--checkpoint",
+            str(quick_run / "checkpoint.pt"),
+            "--out",
+            str(tmp_path / seed),
+            *formats,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
         assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "1").iterdir())
-    assert names == ["manifest.json", "model.fp16.onnx", "model.int8.onnx", "model.onnx", "model.pt2", "model.ts", "state_dict.pth"]
+    assert names == [
+        "manifest.json",
+        "model.fp16.onnx",
+        "model.int8.onnx",
+        "model.onnx",
+        "model.pt2",
+        "model.ts",
+        "state_dict.pth",
+    ]
     for name in names:
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
 
@@ -84,12 +109,19 @@ def test_failed_export_leaves_previous_bundle_whole(quick_bundle, quick_run, mon
     def broken(*_args, **_kwargs):
         raise RuntimeError("exporter crashed")
 
-    monkeypatch.setattr(artifacts, "onnx_model", broken)
+    monkeypatch.setattr(onnx_formats, "onnx_model", broken)
     torch.manual_seed(1)
     other = get_spec("fashion-mlp").build()  # different weights: every file would change
     with pytest.raises(RuntimeError, match="exporter crashed"):
-        export_module(other, "fashion-mlp", quick_bundle, ["state-dict", "torchscript", "onnx"],
-                      {"source": "test", "path": "-"}, None, log=quiet)  # fmt: skip
+        export_module(
+            other,
+            "fashion-mlp",
+            quick_bundle,
+            ["state-dict", "torchscript", "onnx"],
+            {"source": "test", "path": "-"},
+            None,
+            log=quiet,
+        )
     assert {p.name: p.read_bytes() for p in quick_bundle.iterdir()} == before  # no temp files either
 
 
@@ -101,9 +133,13 @@ def test_weights_fall_back_from_run_to_bundle(cli, in_tmp, quick_run, quick_bund
     assert "TorchScript" not in result.stdout and "Warning" not in result.output
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
     assert manifest["weights"]["source"] == "run" and manifest["formats"] == {
-        "state-dict": "state_dict.pth", "onnx": "model.onnx"}  # fmt: skip
+        "state-dict": "state_dict.pth",
+        "onnx": "model.onnx",
+    }
     shutil.rmtree(in_tmp / "runs")
-    result = cli("export", "-f", "torchscript", "-f", "onnx")  # no run any more: re-export from the bundle's own state_dict.pth
+    result = cli(
+        "export", "-f", "torchscript", "-f", "onnx"
+    )  # no run any more: re-export from the bundle's own state_dict.pth
     assert result.exit_code == 0, result.output
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
     assert manifest["weights"]["source"] == "bundle"
@@ -141,15 +177,21 @@ def test_tutorial_style_state_dict_and_compiled_prefix(cli, in_tmp):
 def test_module_in_train_mode_is_exported_in_eval_mode_and_restored(tmp_path):
     net = get_spec("fashion-mlp").build().train()
     compiled = torch.compile(net)  # never exported as the wrapper: its keys would carry _orig_mod.
-    export_module(compiled, "fashion-mlp", tmp_path, ["state-dict", "onnx"], {"source": "test", "path": "-"}, None, log=quiet)
+    export_module(
+        compiled, "fashion-mlp", tmp_path, ["state-dict", "onnx"], {"source": "test", "path": "-"}, None, log=quiet
+    )
     assert net.training  # mode restored
     state = torch.load(tmp_path / "state_dict.pth", weights_only=True)
     assert set(state) == set(net.state_dict())
 
 
 def test_unknown_format_is_a_usage_error(cli, in_tmp):
-    result = cli("export", "--format", "tflite")
-    assert result.exit_code == 2
+    with pytest.raises(
+        UsageError, match="unknown format 'tflite'; choose from state-dict, .*, onnx-e2e, all or triton"
+    ):
+        export("fashion-mlp", formats=["tflite"], log=quiet)  # the library's own check, before any weights are read
+    result = cli("export", "--format", "tflite")  # the CLI offers only the library's formats
+    assert result.exit_code == 2 and "tflite" in result.stderr
 
 
 def test_out_path_under_a_file_is_one_line(cli, quick_run, tmp_path):

@@ -6,9 +6,10 @@ Marked `gpu`: skipped where torch sees no CUDA device.
 import pytest
 import torch
 
-from conftest import quiet
 from toolkit.train import train
 from toolkit.verify import verify
+
+from conftest import quiet
 
 pytestmark = pytest.mark.gpu
 
@@ -22,7 +23,7 @@ def test_train_on_cuda_compiles_and_saves_plain_keys(tmp_path):
 
 
 def test_verify_uses_the_cuda_provider(quick_bundle):
-    from toolkit.runtime import cuda_present
+    from toolkit.runtime.session import cuda_present
 
     if not cuda_present():
         pytest.skip("onnxruntime's CUDA provider is not usable here")
@@ -33,8 +34,9 @@ def test_verify_uses_the_cuda_provider(quick_bundle):
 
 @pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])
 def test_train_with_each_compile_mode_on_cuda(tmp_path, mode):
-    metrics = train("fashion-mlp", epochs=1, limit=8192, device="cuda", compile=True, compile_mode=mode,
-                    run_dir=tmp_path, log=quiet)  # fmt: skip
+    metrics = train(
+        "fashion-mlp", epochs=1, limit=8192, device="cuda", compile=True, compile_mode=mode, run_dir=tmp_path, log=quiet
+    )
     assert metrics["compile_mode"] == mode and metrics["test_accuracy"] > 0.5
 
 
@@ -42,16 +44,32 @@ def test_bench_runs_the_gpu_variants(cli, tmp_path):
     import json
 
     out = tmp_path / "bench.json"
-    result = cli("bench", "--model", "fashion-mlp", "--seeds", "1", "--tutorial-epochs", "1",
-                 "--json-out", str(out), "--benchmarks", str(tmp_path / "B.md"))  # fmt: skip
+    result = cli(
+        "bench",
+        "--model",
+        "fashion-mlp",
+        "--seeds",
+        "1",
+        "--tutorial-epochs",
+        "1",
+        "--json-out",
+        str(out),
+        "--benchmarks",
+        str(tmp_path / "B.md"),
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     modes = {(r["recipe"], r["compile_mode"]) for r in report["training"] if r["kind"] == "tk"}
-    assert modes == {("default", None), ("default", "default"), ("default", "reduce-overhead"),
-                     ("default", "max-autotune"), ("large-batch", "reduce-overhead")}  # fmt: skip
+    assert modes == {
+        ("default", None),
+        ("default", "default"),
+        ("default", "reduce-overhead"),
+        ("default", "max-autotune"),
+        ("large-batch", "reduce-overhead"),
+    }
     runtimes = {r["runtime"] for r in report["inference"] if "reason" not in r}
     assert "eager" in runtimes
-    from toolkit.runtime import cuda_present
+    from toolkit.runtime.session import cuda_present
 
     if cuda_present():
         assert "onnxruntime-cuda (IOBinding)" in runtimes

@@ -41,8 +41,17 @@ def test_state_dicts_move_both_ways_strictly():
 
 def test_labels():
     assert get_spec("fashion-mlp").labels == (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    )  # fmt: skip
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
 def test_unknown_model_lists_known_ones():

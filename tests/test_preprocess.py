@@ -4,10 +4,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import written, REFERENCE_BUNDLE
 from toolkit.errors import InputError
-from toolkit.preprocess import preprocess_image
-from toolkit.runtime import Predictor
+from toolkit.runtime import Predictor, bundle
+from toolkit.runtime.preprocess import prepare_file
+
+from conftest import REFERENCE_BUNDLE, written
+
+FASHION = bundle.read_manifest(REFERENCE_BUNDLE).preprocessing  # what the Fashion-MNIST bundles say
+
+
+def preprocess_image(path, invert=None) -> np.ndarray:
+    return prepare_file(path, FASHION, invert)
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +68,22 @@ def save_as(image: Image.Image, path, **kwargs):
         ("jpeg", lambda im, p: save_as(im.convert("RGB"), p / "a.jpg", quality=95)),
         ("webp", lambda im, p: save_as(im, p / "a.webp", lossless=True)),
         ("bmp", lambda im, p: save_as(im, p / "a.bmp")),
-        ("gif-first-frame", lambda im, p: save_as(im.convert("P"), p / "a.gif", save_all=True,
-                                                  append_images=[Image.new("P", im.size, 0)] * 2)),
-        ("palette-png", lambda im, p: save_as(im.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE), p / "a.png")),
+        (
+            "gif-first-frame",
+            lambda im, p: save_as(
+                im.convert("P"), p / "a.gif", save_all=True, append_images=[Image.new("P", im.size, 0)] * 2
+            ),
+        ),
+        (
+            "palette-png",
+            lambda im, p: save_as(im.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE), p / "a.png"),
+        ),
         ("cmyk-jpeg", lambda im, p: save_as(im.convert("RGB").convert("CMYK"), p / "a.jpg", quality=95)),
         ("16-bit-png", lambda im, p: save_as(Image.fromarray(np.asarray(im, np.uint16) * 257), p / "a.png")),
         ("rgba-opaque", lambda im, p: save_as(im.convert("RGBA"), p / "a.png")),
         ("1-bit", lambda im, p: save_as(im.point(lambda v: 255 if v > 128 else 0).convert("1"), p / "a.png")),
     ],
-)  # fmt: skip
+)
 def test_formats_and_modes(name, make, boot, predictor, tmp_path):
     path = make(as_photo(boot, scale=4, canvas=(200, 160), at=(30, 20)), tmp_path)
     array = preprocess_image(path)

@@ -8,17 +8,27 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
-from toolkit import bundle
 from toolkit.errors import BundleError, InputError, UsageError
-from toolkit.runtime import Predictor
+from toolkit.runtime import Predictor, bundle
+
+from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
+
+RUNTIME_MODULES = sorted(
+    "toolkit.runtime" + ("" if path.stem == "__init__" else f".{path.stem}")
+    for path in (REPO / "toolkit" / "runtime").glob("*.py")
+)
+
+
+def test_the_torch_free_list_is_every_runtime_module():
+    assert "toolkit.runtime.predictor" in RUNTIME_MODULES and len(RUNTIME_MODULES) >= 8
 
 
 def test_runtime_never_imports_torch():
     code = (
-        "import sys\n"
+        "import importlib, sys\n"
+        f"for name in {RUNTIME_MODULES!r} + ['toolkit.cli']:\n"
+        "    importlib.import_module(name)\n"
         "from toolkit.runtime import Predictor\n"
-        "import toolkit.preprocess, toolkit.bundle, toolkit.cli\n"
         f"p = Predictor({str(REFERENCE_BUNDLE)!r})\n"
         f"print(p.predict_image({str(SAMPLES / 'sandal-8.png')!r}).label)\n"
         "heavy = [m for m in ('torch', 'torchvision', 'onnx', 'onnxscript') if m in sys.modules]\n"
@@ -66,7 +76,7 @@ def test_bundle_problems_are_named(quick_bundle, tmp_path):
 
 
 def test_cuda_request_without_gpu_is_an_error():
-    from toolkit.runtime import cuda_present
+    from toolkit.runtime.session import cuda_present
 
     if cuda_present():
         pytest.skip("a GPU is present")
@@ -88,14 +98,26 @@ def test_readme_embedding_example_runs_with_onnxruntime_alone(tmp_path):
     shutil.copytree(REFERENCE_BUNDLE, tmp_path / "fashion-mlp")
     shutil.copy(SAMPLES / "trouser-2.png", tmp_path / "trouser.png")
     (tmp_path / "embed.py").write_text(readme_embed_example())
-    code = "import runpy, sys; runpy.run_path('embed.py'); assert 'torch' not in sys.modules and 'toolkit' not in sys.modules"
-    result = subprocess.run([sys.executable, "-c", code, "fashion-mlp", "trouser.png"], capture_output=True,
-                            text=True, cwd=tmp_path)  # fmt: skip
+    code = (
+        "import runpy, sys; runpy.run_path('embed.py'); "
+        "assert 'torch' not in sys.modules and 'toolkit' not in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "fashion-mlp", "trouser.png"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("trouser.png: Trouser")
 
 
 def test_manifest_hashes_are_checked_for_every_format(quick_bundle):
     manifest = bundle.read_manifest(quick_bundle)
-    for fmt in manifest["formats"]:
-        assert bundle.artifact_path(quick_bundle, manifest, fmt).is_file()
+    assert set(manifest.formats) == {"state-dict", "torchscript", "onnx"}
+    for fmt, name in manifest.formats.items():
+        assert bundle.artifact_path(quick_bundle, manifest, fmt).is_file()  # intact: accepted
+        original = (quick_bundle / name).read_bytes()
+        (quick_bundle / name).write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # one bit flipped
+        with pytest.raises(BundleError, match=f"{name}: sha256 does not match the manifest"):
+            bundle.artifact_path(quick_bundle, manifest, fmt)
+        with pytest.raises(BundleError, match=f"{name}: sha256 does not match the manifest"):
+            bundle.read_artifact(quick_bundle, manifest, fmt)
+        (quick_bundle / name).write_bytes(original)

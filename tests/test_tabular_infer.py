@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from conftest import quiet
 from toolkit.export import export
 from toolkit.train import train
+
+from conftest import quiet
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,13 @@ def bundles(tmp_path_factory):
     root = tmp_path_factory.mktemp("tabular")
     for name in ("multivariate-regression", "logistic-regression"):
         train(name, run_dir=root / "runs" / name, device="cpu", log=quiet)
-        export(name, formats=["onnx"], out_dir=root / name, checkpoint_file=root / "runs" / name / "checkpoint.pt", log=quiet)
+        export(
+            name,
+            formats=["onnx"],
+            out_dir=root / name,
+            checkpoint_file=root / "runs" / name / "checkpoint.pt",
+            log=quiet,
+        )
     return root
 
 

@@ -5,11 +5,10 @@ import json
 import pytest
 import torch
 
-from conftest import quiet
-from toolkit import checkpoint
-from toolkit.checkpoint import load_training_checkpoint
-from toolkit.train import train
+from toolkit.train import checkpoint, train
+from toolkit.train.checkpoint import load_training_checkpoint
 
+from conftest import quiet
 
 
 def test_quick_train_through_cli(cli, in_tmp):
@@ -104,7 +103,15 @@ def test_large_batch_recipe_reaches_target(tmp_path):
 
 
 def test_compile_mode_is_recorded(tmp_path):
-    metrics = train("fashion-mlp", epochs=1, limit=1024, device="cpu", compile=True, compile_mode="default",
-                    run_dir=tmp_path, log=quiet)  # fmt: skip
+    metrics = train(
+        "fashion-mlp",
+        epochs=1,
+        limit=1024,
+        device="cpu",
+        compile=True,
+        compile_mode="default",
+        run_dir=tmp_path,
+        log=quiet,
+    )
     assert metrics["compiled"] and metrics["compile_mode"] == "default" and metrics["compile_seconds"] > 0
     assert metrics["world_size"] == 1

@@ -30,7 +30,7 @@ def test_repository_matches_the_onnx_graph(cli, quick_run, tmp_path, name, label
     assert config.max_batch_size > 0 and config.HasField("dynamic_batching")
     for tensors, values in ((config.input, graph.input), (config.output, graph.output)):
         assert [t.name for t in tensors] == [v.name for v in values]
-        for tensor, value in zip(tensors, values):
+        for tensor, value in zip(tensors, values, strict=True):
             dims = value.type.tensor_type.shape.dim
             assert dims[0].dim_param  # the batch is the leading dynamic dim, left out of Triton's dims
             assert list(tensor.dims) == [d.dim_value for d in dims[1:]]
@@ -54,10 +54,21 @@ def test_triton_is_exported_on_its_own(cli, tmp_path):
 def test_untrained_model_is_seeded_and_flagged(cli, tmp_path):
     """Without --weights, the same seeded random weights every time, and said so."""
     for repo in ("a", "b"):
-        result = cli("export", "linear-regression", "-f", "triton", "--out", tmp_path / repo, "--checkpoint", tmp_path / "none.pt")
+        result = cli(
+            "export",
+            "linear-regression",
+            "-f",
+            "triton",
+            "--out",
+            tmp_path / repo,
+            "--checkpoint",
+            tmp_path / "none.pt",
+        )
         assert result.exit_code == 1 and "none.pt: no such checkpoint file" in result.stderr
     arch = "torchvision/squeezenet1_1"
     outputs = [cli("export", arch, "-f", "triton", "--out", tmp_path / repo) for repo in ("c", "d")]
     assert all(r.exit_code == 0 and "UNTRAINED" in r.stdout for r in outputs)
-    onnx_files = [(tmp_path / repo / "torchvision_squeezenet1_1" / "1" / "model.onnx").read_bytes() for repo in ("c", "d")]
+    onnx_files = [
+        (tmp_path / repo / "torchvision_squeezenet1_1" / "1" / "model.onnx").read_bytes() for repo in ("c", "d")
+    ]
     assert onnx_files[0] == onnx_files[1]

@@ -5,10 +5,11 @@ import json
 import onnx
 import pytest
 
-from conftest import CLASSIC_FORMATS, FAST, quiet
-from toolkit import bundle
 from toolkit.errors import BundleError
+from toolkit.runtime import bundle
 from toolkit.verify import verify
+
+from conftest import CLASSIC_FORMATS, FAST, REPO, quiet
 
 
 def test_verify_passes_and_writes_report(quick_bundle):
@@ -21,8 +22,17 @@ def test_verify_passes_and_writes_report(quick_bundle):
     on_disk = json.loads((quick_bundle / "verification.json").read_text())
     assert on_disk["passed"] and len(on_disk["rows"]) == len(report["rows"])
     for row in (r for r in on_disk["rows"] if r["passed"] is not None):
-        assert {"artifact", "runtime", "max_abs", "max_rel", "p99_abs", "min_atol", "argmax_agreement", "accuracy",
-                "passed"} <= set(row)  # fmt: skip
+        assert {
+            "artifact",
+            "runtime",
+            "max_abs",
+            "max_rel",
+            "p99_abs",
+            "min_atol",
+            "argmax_agreement",
+            "accuracy",
+            "passed",
+        } <= set(row)
         assert row["max_abs"] <= 1e-4 and row["argmax_agreement"] == 1.0 and row["min_atol"] == row["max_abs"]
     manifest = json.loads((quick_bundle / "manifest.json").read_text())
     assert manifest["verification"]["passed"] and manifest["verification"]["file"] == "verification.json"
@@ -38,7 +48,7 @@ def tamper_onnx_weights(bundle_dir, delta=0.01, index=3):
     bias.CopyFrom(onnx.numpy_helper.from_array(values, bias.name))
     path.write_bytes(model.SerializeToString())
     manifest = bundle.read_manifest(bundle_dir)
-    manifest["files"]["model.onnx"] = bundle.file_entry(path)
+    manifest.files["model.onnx"] = bundle.file_entry(path)
     bundle.write_manifest(bundle_dir, manifest)
 
 
@@ -73,6 +83,35 @@ def test_json_output(cli, quick_bundle):
     assert json.loads(result.stdout)["passed"] is True
 
 
+def test_json_output_never_shows_an_earlier_passing_report(cli, quick_bundle):
+    assert cli("verify", "--bundle", quick_bundle, "--skip", "torch.compile").exit_code == 0  # a passing report on disk
+    with open(quick_bundle / "model.ts", "ab") as f:
+        f.write(b"\0")  # verify now fails before it writes a report
+    result = cli("verify", "--bundle", quick_bundle, "--json", "--skip", "torch.compile")
+    assert result.exit_code == 1 and "model.ts: sha256 does not match" in result.stderr
+    assert result.stdout == ""  # nothing, rather than the previous run's "passed": true
+    tamper_onnx_weights(quick_bundle)
+    (quick_bundle / "model.ts").unlink()
+    manifest = bundle.read_manifest(quick_bundle)
+    del manifest.formats["torchscript"], manifest.files["model.ts"]
+    bundle.write_manifest(quick_bundle, manifest)
+    result = cli("verify", "--bundle", quick_bundle, "--json", "--skip", "torch.compile")
+    assert result.exit_code == 1 and json.loads(result.stdout)["passed"] is False  # this run's failing report
+
+
+def test_the_model_comes_from_the_manifest(cli, quick_bundle, tmp_path):
+    from toolkit.export import export
+
+    weights = REPO / "exported" / "softmax-classifier" / "state_dict.pth"
+    export("softmax-classifier", formats=["onnx"], out_dir=tmp_path / "lab6", checkpoint_file=weights, log=quiet)
+    report = verify(bundle_dir=tmp_path / "lab6", log=quiet, skip=FAST)  # no model named: the manifest's
+    assert report["passed"] and report["model"] == "softmax-classifier"
+    result = cli("verify", "--bundle", tmp_path / "lab6", "--skip", "torch.compile")  # not the default fashion-mlp
+    assert result.exit_code == 0, result.output
+    result = cli("verify", "fashion-mlp", "--bundle", tmp_path / "lab6")
+    assert result.exit_code == 2 and "holds 'softmax-classifier', not 'fashion-mlp'" in result.stderr
+
+
 def test_missing_bundle(cli, in_tmp):
     result = cli("verify")
     assert result.exit_code == 2 and "no such bundle directory" in result.stderr
@@ -83,7 +122,13 @@ def test_verification_survives_a_reexport_of_the_same_weights(quick_bundle, quic
 
     verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
     manifest_before = (quick_bundle / "manifest.json").read_bytes()
-    export("fashion-mlp", formats=CLASSIC_FORMATS, out_dir=quick_bundle, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    export(
+        "fashion-mlp",
+        formats=CLASSIC_FORMATS,
+        out_dir=quick_bundle,
+        checkpoint_file=quick_run / "checkpoint.pt",
+        log=quiet,
+    )
     assert (quick_bundle / "manifest.json").read_bytes() == manifest_before
 
 
@@ -96,15 +141,23 @@ def test_reexport_with_other_weights_drops_stale_verification(quick_bundle, tmp_
     torch.save(get_spec("fashion-mlp").build().state_dict(), tmp_path / "other.pth")
     from toolkit.export import export
 
-    manifest = export("fashion-mlp", formats=["onnx"], out_dir=quick_bundle, checkpoint_file=tmp_path / "other.pth", log=quiet)
-    assert manifest["verification"] is None and not (quick_bundle / "verification.json").exists()
-    assert "torchscript" not in manifest["formats"] and not (quick_bundle / "model.ts").exists()  # stale: removed
+    manifest = export(
+        "fashion-mlp", formats=["onnx"], out_dir=quick_bundle, checkpoint_file=tmp_path / "other.pth", log=quiet
+    )
+    assert manifest.verification is None and not (quick_bundle / "verification.json").exists()
+    assert "torchscript" not in manifest.formats and not (quick_bundle / "model.ts").exists()  # stale: removed
 
 
 def test_every_failing_row_is_listed_at_once(cli, quick_run, tmp_path):
     from toolkit.export import export
 
-    export("fashion-mlp", formats=["onnx", "onnx-fp16"], out_dir=tmp_path, checkpoint_file=quick_run / "checkpoint.pt", log=quiet)
+    export(
+        "fashion-mlp",
+        formats=["onnx", "onnx-fp16"],
+        out_dir=tmp_path,
+        checkpoint_file=quick_run / "checkpoint.pt",
+        log=quiet,
+    )
     tamper_onnx_weights(tmp_path, delta=0.01)  # model.onnx: fails the exact rule
     fp16 = tmp_path / "model.fp16.onnx"
     model = onnx.load(fp16)  # model.fp16.onnx: push every answer to class 3, failing the task rule
@@ -114,7 +167,7 @@ def test_every_failing_row_is_listed_at_once(cli, quick_run, tmp_path):
     bias.CopyFrom(onnx.numpy_helper.from_array(values, bias.name))
     fp16.write_bytes(model.SerializeToString())
     manifest = bundle.read_manifest(tmp_path)
-    manifest["files"]["model.fp16.onnx"] = bundle.file_entry(fp16)
+    manifest.files["model.fp16.onnx"] = bundle.file_entry(fp16)
     bundle.write_manifest(tmp_path, manifest)
     result = cli("verify", "--bundle", tmp_path, "--skip", "torch.compile")
     assert result.exit_code == 1

@@ -5,10 +5,12 @@ import json
 import pytest
 import torch
 
-from conftest import CLASSIC_FORMATS, FAST, SAMPLES, quiet
+from toolkit.errors import UsageError
 from toolkit.export import export
 from toolkit.models import get_spec
 from toolkit.verify import verify
+
+from conftest import CLASSIC_FORMATS, FAST, SAMPLES, quiet
 
 ARCH = "torchvision/squeezenet1_1"  # small enough for CI; vgg16 itself: scripts/export_vgg16.sh
 
@@ -29,8 +31,10 @@ def test_untrained_export_says_so_loudly(cli, tmp_path):
 def test_weights_file_export_verify_infer(cli, tmp_path):
     torch.manual_seed(1)
     torch.save(get_spec(ARCH).build().state_dict(), tmp_path / "weights.pth")
-    manifest = export(ARCH, formats=CLASSIC_FORMATS, out_dir=tmp_path / "bundle", checkpoint_file=tmp_path / "weights.pth", log=quiet)
-    assert manifest["trained"] is True and manifest["weights"]["source"] == "checkpoint"
+    manifest = export(
+        ARCH, formats=CLASSIC_FORMATS, out_dir=tmp_path / "bundle", checkpoint_file=tmp_path / "weights.pth", log=quiet
+    )
+    assert manifest.trained is True and manifest.weights["source"] == "checkpoint"
     report = verify(ARCH, bundle_dir=tmp_path / "bundle", log=quiet, skip=FAST)
     assert report["passed"] and report["atol"] == 1e-3
     result = cli("infer", SAMPLES / "photo-sneaker-9.jpg", "--model", tmp_path / "bundle", "--json", "--top-k", "5")
@@ -46,7 +50,7 @@ def test_unknown_architecture(cli, tmp_path):
 def test_vgg16_is_registered_as_the_tutorial_model():
     spec = get_spec("vgg16")
     assert not spec.trainable and spec.input.shape == (3, 224, 224)
-    with pytest.raises(Exception, match="not trained by tk"):
+    with pytest.raises(UsageError, match="vgg16 is not trained by tk"):
         from toolkit.train import train
 
         train("vgg16", log=quiet)

@@ -10,12 +10,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import FAST, SAMPLES, quiet
+from toolkit.data.tables import TABLES
 from toolkit.export import export, export_module
 from toolkit.models import get_spec, model_names
-from toolkit.tables import TABLES
 from toolkit.train import train
 from toolkit.verify import verify
+
+from conftest import FAST, SAMPLES, quiet
 
 TRAINABLE = [name for name in model_names() if get_spec(name).trainable]
 QUICK = {"epochs": 1, "limit": 2000}  # image models: a smoke run; the tables train fully in a second
@@ -32,8 +33,8 @@ def test_pipeline(name, cli, tmp_path):
     bundle = tmp_path / "bundle"
     formats = ["state-dict", "torchscript", "exported-program", "onnx"]  # aoti: its own test (a ~20 s compile)
     manifest = export(name, formats=formats, out_dir=bundle, checkpoint_file=tmp_path / "run/checkpoint.pt", log=quiet)
-    assert set(manifest["formats"]) == set(formats)
-    assert manifest["input"]["kind"] == spec.input.kind and manifest["output"]["kind"] == spec.output
+    assert set(manifest.formats) == set(formats)
+    assert manifest.input.kind == spec.input.kind and manifest.output.kind == spec.output
     assert verify(name, bundle_dir=bundle, log=quiet, skip=FAST)["passed"]
 
     if spec.input.kind == "image":
@@ -111,9 +112,14 @@ def test_batchnorm_and_dropout_are_exported_in_eval_mode(tmp_path, fashion):
 
 def test_fashion_mlp_small_exports_probabilities(tmp_path, fashion):
     train("fashion-mlp-small", run_dir=tmp_path / "run", epochs=1, limit=2000, device="cpu", log=quiet)
-    manifest = export("fashion-mlp-small", formats=["onnx"], out_dir=tmp_path / "b",
-                      checkpoint_file=tmp_path / "run/checkpoint.pt", log=quiet)  # fmt: skip
-    assert manifest["output"]["kind"] == "probabilities"
+    manifest = export(
+        "fashion-mlp-small",
+        formats=["onnx"],
+        out_dir=tmp_path / "b",
+        checkpoint_file=tmp_path / "run/checkpoint.pt",
+        log=quiet,
+    )
+    assert manifest.output.kind == "probabilities"
     state = torch.load(tmp_path / "b/state_dict.pth", weights_only=True)
     assert sorted(state) == ["module.0.bias", "module.0.weight", "module.2.bias", "module.2.weight"]
     session = ort.InferenceSession(str(tmp_path / "b/model.onnx"), providers=["CPUExecutionProvider"])

@@ -40,6 +40,10 @@ class InputError(ToolkitError):
 class VerificationError(ToolkitError):
     """One or more exported artifacts do not compute what the eager model computes."""
 
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report  # the failing verification.json, for `tk verify --json`
+
 
 class ExportLintError(ToolkitError):
     """The model would export into something that does not compute what eval-mode eager computes."""

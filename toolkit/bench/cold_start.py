@@ -1,8 +1,9 @@
 """Cold start: `tk infer image.png` as a whole process vs a plain torch script doing the same job.
 
 The torch script is what a user would write without tk: import torch, define the tutorial's model,
-load the state_dict, read and scale the image, forward, print the label (no torchvision, no tk). Both answer the same test image from
-the same weights; the median wall time of N runs of each is reported, the runs interleaved.
+load the state_dict, read and scale the image, forward, print the label (no torchvision, no tk).
+Both answer the same test image from the same weights; the median wall time of N runs of each is
+reported, the runs interleaved.
 """
 
 import shutil
@@ -13,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from toolkit import bundle
 from toolkit.errors import ToolkitError
+from toolkit.runtime import bundle
 
 TORCH_SCRIPT = """
 import sys
@@ -55,7 +56,9 @@ def wall_seconds(command: list) -> float:
     completed = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise ToolkitError(f"cold start: {' '.join(command[:2])} failed: {(completed.stderr.strip().splitlines() or ['?'])[-1]}")
+        raise ToolkitError(
+            f"cold start: {' '.join(command[:2])} failed: {(completed.stderr.strip().splitlines() or ['?'])[-1]}"
+        )
     return seconds
 
 
@@ -63,17 +66,29 @@ def bench_cold_start(weights: Path, runs: int, data_dir=None, log=print) -> dict
     """Both processes `runs` times (interleaved, after one untimed warm-up each for the file cache)."""
     from PIL import Image
 
-    from toolkit.data import load_fashion_mnist
+    from toolkit.data.fashion_mnist import load_fashion_mnist
     from toolkit.export import export
 
     log(f"cold start: tk infer vs a torch script, {runs} runs each ...")
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir, image = Path(tmp) / "bundle", Path(tmp) / "test-0.png"
-        export("fashion-mlp", formats=["state-dict", "onnx"], out_dir=bundle_dir, checkpoint_file=weights, log=lambda _m: None)
+        export(
+            "fashion-mlp",
+            formats=["state-dict", "onnx"],
+            out_dir=bundle_dir,
+            checkpoint_file=weights,
+            log=lambda _m: None,
+        )
         Image.fromarray(load_fashion_mnist(data_dir, download=False).test_images[0].numpy()).save(image)
         commands = {
             "tk_infer": tk_command() + ["infer", str(image), "--model", str(bundle_dir)],
-            "torch_script": [sys.executable, "-c", TORCH_SCRIPT, str(bundle_dir / bundle.FORMAT_FILES["state-dict"]), str(image)],
+            "torch_script": [
+                sys.executable,
+                "-c",
+                TORCH_SCRIPT,
+                str(bundle_dir / bundle.FORMAT_FILES["state-dict"]),
+                str(image),
+            ],
         }
         times = {name: [] for name in commands}
         for command in commands.values():
@@ -82,5 +97,9 @@ def bench_cold_start(weights: Path, runs: int, data_dir=None, log=print) -> dict
             for name, command in commands.items():
                 times[name].append(wall_seconds(command))
     tk_infer, torch_script = statistics.median(times["tk_infer"]), statistics.median(times["torch_script"])
-    return {"runs": runs, "tk_infer_seconds": round(tk_infer, 3), "torch_script_seconds": round(torch_script, 3),
-            "speedup": round(torch_script / tk_infer, 2)}  # fmt: skip
+    return {
+        "runs": runs,
+        "tk_infer_seconds": round(tk_infer, 3),
+        "torch_script_seconds": round(torch_script, 3),
+        "speedup": round(torch_script / tk_infer, 2),
+    }

@@ -1,7 +1,8 @@
 """Inference measurements: every deployment format on every runtime that runs it here.
 
 For each model, a bundle of every applicable format is exported into a temporary folder from the
-model's reference weights, then each runtime answers seeded random inputs:
+weights `tk export` would use (export.weights: the latest run, else the committed bundle), loaded as
+verify loads it (verify.loaders), and each runtime answers seeded random inputs:
   - batch-1 latency, p50 and p99 over many single calls (input already where the runtime wants it,
     output back and synchronized);
   - throughput at batch 512 and 4096: samples a second from the median call.
@@ -19,21 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toolkit import bundle, checkpoint
-from toolkit.artifacts import quiet_torch_logs
-from toolkit.export import applicable_formats, export, load_model
+from toolkit.export import export
+from toolkit.export.formats import applicable_formats
+from toolkit.export.torch_formats import quiet_torch_logs
+from toolkit.export.weights import find_weights, load_model
 from toolkit.models import get_spec
-from toolkit.runtime import cuda_present, make_session
+from toolkit.runtime import bundle
+from toolkit.runtime.session import cuda_present, make_session
+from toolkit.verify.loaders import TORCH_LOADERS, load_torch_artifact
 
 LARGE_BATCHES = (512, 4096)
 
 
-def reference_weights(model: str, runs_dir: Path) -> Path | None:
-    """The committed bundle's state_dict (the reference weights), else the model's latest run."""
-    for path in (Path("exported") / model / bundle.FORMAT_FILES["state-dict"], runs_dir / model / checkpoint.CHECKPOINT_NAME):
-        if path.is_file():
-            return path
-    return None
+def weights_file(model: str) -> Path | None:
+    """The weights `tk export MODEL` would use: the model's latest run, else the committed bundle's."""
+    found = find_weights(model, bundle_dir=bundle.default_bundle_dir(model))
+    return None if found is None else found[1]
 
 
 def time_calls(call, repeats: int, warmup: int, max_seconds: float = float("inf")) -> list:
@@ -88,7 +90,7 @@ def ort_cpu_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sha
             sessions[threads] = make_session(model_bytes, "cpu", threads)
         session = sessions[threads]
         x = np.random.default_rng(batch).random((batch, *sample_shape), dtype=np.float32)
-        feeds, outputs = {manifest["input"]["name"]: x}, [manifest["output"]["name"]]
+        feeds, outputs = {manifest.input.name: x}, [manifest.output.name]
         return lambda: session.run(outputs, feeds)
 
     return Runner("onnxruntime-cpu", artifact, "cpu", make_call)
@@ -104,8 +106,8 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
 
     def bound_call(session, x):
         binding = session.io_binding()
-        binding.bind_ortvalue_input(manifest["input"]["name"], ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
-        binding.bind_output(manifest["output"]["name"], "cuda", 0)
+        binding.bind_ortvalue_input(manifest.input.name, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
+        binding.bind_output(manifest.output.name, "cuda", 0)
 
         def call():
             session.run_with_iobinding(binding)
@@ -127,22 +129,21 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
     return Runner("onnxruntime-cuda (IOBinding)", artifact, "cuda", make_call, notes=modes)
 
 
-def runners_for(bundle_dir: Path, manifest: dict, net, device: str) -> tuple:
-    """(runners, not_run rows) for every format in the bundle."""
-    shape = tuple(manifest["input"]["shape"][1:])
-    formats = manifest["formats"]
-    runners = [torch_runner("eager", formats["state-dict"], net.to(device), device, shape),
-               torch_runner("torch.compile", formats["state-dict"], torch.compile(net, dynamic=False), device, shape, compiled=True)]  # fmt: skip
+def runners_for(bundle_dir: Path, manifest, net, device: str) -> tuple:
+    """(runners, not_run rows) for every format in the bundle, loaded as verify loads them."""
+    shape = manifest.input.sample_shape
+    formats = manifest.formats
+    runners = [
+        torch_runner("eager", formats["state-dict"], net.to(device), device, shape),
+        torch_runner(
+            "torch.compile", formats["state-dict"], torch.compile(net, dynamic=False), device, shape, compiled=True
+        ),
+    ]
     not_run = []
-    if "torchscript" in formats:
-        path = bundle.artifact_path(bundle_dir, manifest, "torchscript")
-        runners.append(torch_runner("torchscript", path.name, torch.jit.load(str(path), map_location=device).eval(), device, shape))
-    if "exported-program" in formats:
-        path = bundle.artifact_path(bundle_dir, manifest, "exported-program")
-        runners.append(torch_runner("exported-program", path.name, torch.export.load(str(path)).module().to(device), device, shape))
-    if "aoti" in formats:  # compiled for the CPU at export time
-        path = bundle.artifact_path(bundle_dir, manifest, "aoti")
-        runners.append(torch_runner("aoti", path.name, torch._inductor.aoti_load_package(str(path)), "cpu", shape))
+    for fmt in [f for f in TORCH_LOADERS if f in formats]:
+        on = "cpu" if fmt == "aoti" else device  # AOTInductor packages are compiled for the CPU at export
+        path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, on)
+        runners.append(torch_runner(runtime, path.name, module, on, shape))
     for fmt in ("onnx", "onnx-fp16", "onnx-int8"):
         if fmt not in formats:
             continue
@@ -152,7 +153,9 @@ def runners_for(bundle_dir: Path, manifest: dict, net, device: str) -> tuple:
             if cuda_present():
                 runners.append(ort_cuda_runner(path.name, model_bytes, manifest, shape))
             else:
-                not_run.append({"runtime": "onnxruntime-cuda (IOBinding)", "artifact": path.name, "reason": "no CUDA GPU"})
+                not_run.append(
+                    {"runtime": "onnxruntime-cuda (IOBinding)", "artifact": path.name, "reason": "no CUDA GPU"}
+                )
     return runners, not_run
 
 
@@ -162,7 +165,9 @@ def measure(runner: Runner, quick: bool) -> dict:
     row["batch1_p50_us"] = round(float(np.percentile(times, 50)) * 1e6, 1)
     row["batch1_p99_us"] = round(float(np.percentile(times, 99)) * 1e6, 1)
     for batch in LARGE_BATCHES:
-        times = time_calls(runner.make_call(batch), repeats=5 if quick else 20, warmup=1, max_seconds=0.5 if quick else 2.0)
+        times = time_calls(
+            runner.make_call(batch), repeats=5 if quick else 20, warmup=1, max_seconds=0.5 if quick else 2.0
+        )
         row[f"batch{batch}_samples_per_s"] = round(batch / statistics.median(times))
     if runner.compile_seconds is not None:
         row["compile_seconds"] = round(sum(runner.compile_seconds), 2)
@@ -171,13 +176,13 @@ def measure(runner: Runner, quick: bool) -> dict:
     return row
 
 
-def bench_inference(models, quick: bool, runs_dir: Path = Path("runs"), log=print) -> list:
+def bench_inference(models, quick: bool, log=print) -> list:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rows = []
     for model in models:
-        weights = reference_weights(model, runs_dir)
+        weights = weights_file(model)
         if weights is None:
-            log(f"inference {model}: skipped (no weights: no exported/{model} bundle and no run)")
+            log(f"inference {model}: skipped (no weights: no run and no {bundle.default_bundle_dir(model)} bundle)")
             continue
         spec = get_spec(model)
         formats = [f for f in applicable_formats(spec) if f != "onnx-e2e"]  # e2e takes raw images, not tensors
@@ -185,7 +190,7 @@ def bench_inference(models, quick: bool, runs_dir: Path = Path("runs"), log=prin
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_torch_logs():
             warnings.simplefilter("ignore")
             manifest = export(model, formats=formats, out_dir=Path(tmp), checkpoint_file=weights, log=lambda _m: None)
-            net = load_model(spec, weights, Path(tmp), runs_dir, log=lambda _m: None)[0]
+            net = load_model(spec, weights, log=lambda _m: None)[0]
             runners, not_run = runners_for(Path(tmp), manifest, net, device)
             for runner in runners:
                 row = dict(measure(runner, quick), model=model)

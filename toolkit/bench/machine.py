@@ -19,8 +19,12 @@ def cpu_model() -> str:
 
 def nvidia_driver() -> str | None:
     try:
-        found = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                               capture_output=True, text=True, timeout=10)  # fmt: skip
+        found = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return found.stdout.strip().splitlines()[0] if found.returncode == 0 and found.stdout.strip() else None
@@ -37,12 +41,17 @@ def describe_machine() -> dict:
     except (ValueError, OSError, AttributeError):
         pass
     return {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "memory_gib": memory_gib,
-        "gpu": gpu, "driver": nvidia_driver() if gpu else None,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "gpu": gpu,
+        "driver": nvidia_driver() if gpu else None,
         "cuda": torch.version.cuda if gpu else None,
-        "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "date": time.strftime("%Y-%m-%d"),
-    }  # fmt: skip
+    }
 
 
 def one_line(machine: dict) -> str:

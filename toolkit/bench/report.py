@@ -19,7 +19,9 @@ def _seconds(value) -> str:
 
 
 def _table(header: list, rows: list) -> list:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(map(str, r)) + " |" for r in rows
+    ]
 
 
 def training_table(rows: list) -> list:
@@ -27,14 +29,46 @@ def training_table(rows: list) -> list:
     body = []
     for r in rows:
         speedup = f"{tutorial[r['model']] / r['epoch_seconds_median']:.1f}x" if r["model"] in tutorial else "—"
-        compile_time = "—" if r["compile_seconds_cold"] is None else f"{r['compile_seconds_cold']:.1f} s / {_seconds(r['compile_seconds_warm'])}"
-        accuracy = f"{r['final_accuracy']:.2%}" + (f" (mean of {r['seeds']}: {r['final_accuracy_mean']:.2%})" if r["seeds"] > 1 else "")
-        body.append([r["model"], r["variant"], r["device"], f"{r['epoch_seconds_median']:.2f} s", speedup,
-                     _seconds(r["seconds_to_85"]), _seconds(r["seconds_to_target"]) + f" ({r['target_accuracy']:.1%})",
-                     f"{r['first_epoch_accuracy']:.2%}", accuracy, r["epochs"], f"{r['train_seconds']:.1f} s",
-                     compile_time, f"{r['peak_memory_mb']:.0f} MB"])  # fmt: skip
-    header = ["model", "variant", "device", "s/epoch (median)", "epoch vs tutorial", "to 85%", "to target",
-              "after epoch 1", "final accuracy", "epochs", "training total", "compile cold / warm", "peak memory"]  # fmt: skip
+        compile_time = (
+            "—"
+            if r["compile_seconds_cold"] is None
+            else f"{r['compile_seconds_cold']:.1f} s / {_seconds(r['compile_seconds_warm'])}"
+        )
+        accuracy = f"{r['final_accuracy']:.2%}" + (
+            f" (mean of {r['seeds']}: {r['final_accuracy_mean']:.2%})" if r["seeds"] > 1 else ""
+        )
+        body.append(
+            [
+                r["model"],
+                r["variant"],
+                r["device"],
+                f"{r['epoch_seconds_median']:.2f} s",
+                speedup,
+                _seconds(r["seconds_to_85"]),
+                _seconds(r["seconds_to_target"]) + f" ({r['target_accuracy']:.1%})",
+                f"{r['first_epoch_accuracy']:.2%}",
+                accuracy,
+                r["epochs"],
+                f"{r['train_seconds']:.1f} s",
+                compile_time,
+                f"{r['peak_memory_mb']:.0f} MB",
+            ]
+        )
+    header = [
+        "model",
+        "variant",
+        "device",
+        "s/epoch (median)",
+        "epoch vs tutorial",
+        "to 85%",
+        "to target",
+        "after epoch 1",
+        "final accuracy",
+        "epochs",
+        "training total",
+        "compile cold / warm",
+        "peak memory",
+    ]
     return _table(header, body)
 
 
@@ -44,10 +78,30 @@ def inference_table(rows: list) -> list:
         if "reason" in r:
             body.append([r["model"], r["runtime"], r["artifact"], "—", f"not run: {r['reason']}", "", "", "", ""])
             continue
-        body.append([r["model"], r["runtime"], r["artifact"], r["device"], f"{r['batch1_p50_us']:.0f}", f"{r['batch1_p99_us']:.0f}",
-                     f"{r['batch512_samples_per_s']:,}", f"{r['batch4096_samples_per_s']:,}", _notes(r)])  # fmt: skip
-    header = ["model", "runtime", "artifact", "device", "batch 1 p50 (us)", "p99 (us)", "batch 512 (samples/s)",
-              "batch 4096 (samples/s)", "notes"]  # fmt: skip
+        body.append(
+            [
+                r["model"],
+                r["runtime"],
+                r["artifact"],
+                r["device"],
+                f"{r['batch1_p50_us']:.0f}",
+                f"{r['batch1_p99_us']:.0f}",
+                f"{r['batch512_samples_per_s']:,}",
+                f"{r['batch4096_samples_per_s']:,}",
+                _notes(r),
+            ]
+        )
+    header = [
+        "model",
+        "runtime",
+        "artifact",
+        "device",
+        "batch 1 p50 (us)",
+        "p99 (us)",
+        "batch 512 (samples/s)",
+        "batch 4096 (samples/s)",
+        "notes",
+    ]
     return _table(header, body)
 
 
@@ -61,8 +115,12 @@ def _notes(row: dict) -> str:
 
 
 def render(report: dict) -> str:
-    lines = [f"### `{report['command']}` — {one_line(report['machine'])}", "",
-             f"The whole run took {report['seconds'] / 60:.1f} minutes.", ""]  # fmt: skip
+    lines = [
+        f"### `{report['command']}` — {one_line(report['machine'])}",
+        "",
+        f"The whole run took {report['seconds'] / 60:.1f} minutes.",
+        "",
+    ]
     if report["training"]:
         lines += ["Training (test accuracy after each epoch; times are training steps only):", ""]
         lines += training_table(report["training"]) + [""]
@@ -71,9 +129,15 @@ def render(report: dict) -> str:
         lines += inference_table(report["inference"]) + [""]
     cold = report.get("cold_start")
     if cold:
-        lines += [f"Cold start, one image, median of {cold['runs']} whole processes: `tk infer` {cold['tk_infer_seconds']:.3f} s, "
-                  f"a plain torch script {cold['torch_script_seconds']:.3f} s ({cold['speedup']:.1f}x).", ""]  # fmt: skip
-    lines += ["Targets:", ""] + _table(["target", "measured", ""], [[t["target"], t["measured"], MET[t["met"]]] for t in report["targets"]])
+        lines += [
+            f"Cold start, one image, median of {cold['runs']} whole processes: "
+            f"`tk infer` {cold['tk_infer_seconds']:.3f} s, "
+            f"a plain torch script {cold['torch_script_seconds']:.3f} s ({cold['speedup']:.1f}x).",
+            "",
+        ]
+    lines += ["Targets:", ""] + _table(
+        ["target", "measured", ""], [[t["target"], t["measured"], MET[t["met"]]] for t in report["targets"]]
+    )
     return "\n".join(lines) + "\n"
 
 

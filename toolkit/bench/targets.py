@@ -27,45 +27,77 @@ def _fastest_gpu_row(rows, model, accuracy):
 
 
 def judge(report: dict) -> list:
-    training, inference, cold = report.get("training", []), report.get("inference", []), report.get("cold_start")
+    """Every target, met (True), missed (False) or not measured (None)."""
+    return cpu_targets(report) + gpu_targets(report)
+
+
+def _collector() -> tuple:
     targets = []
 
     def add(name, measured, met):
         targets.append({"target": name, "measured": measured, "met": met})
 
+    return targets, add
+
+
+def cpu_targets(report: dict) -> list:
+    training, inference, cold = report.get("training", []), report.get("inference", []), report.get("cold_start")
+    targets, add = _collector()
     eager = _row(training, model="fashion-mlp", kind="tk", compile_mode=None, device="cpu")
     tutorial = _row(training, model="fashion-mlp", kind="tutorial")
     if eager:
-        add(f"CPU: fashion-mlp default recipe >= {CPU_ACCURACY:.1%} in <= {CPU_TRAIN_SECONDS:g} s of training",
+        add(
+            f"CPU: fashion-mlp default recipe >= {CPU_ACCURACY:.1%} in <= {CPU_TRAIN_SECONDS:g} s of training",
             f"{eager['final_accuracy']:.2%} in {eager['train_seconds']:.1f} s",
-            eager["final_accuracy"] >= CPU_ACCURACY and eager["train_seconds"] <= CPU_TRAIN_SECONDS)
-        add(f"CPU: fashion-mlp >= {CPU_FIRST_EPOCH:.0%} after one epoch", f"{eager['first_epoch_accuracy']:.2%}",
-            eager["first_epoch_accuracy"] >= CPU_FIRST_EPOCH)
+            eager["final_accuracy"] >= CPU_ACCURACY and eager["train_seconds"] <= CPU_TRAIN_SECONDS,
+        )
+        add(
+            f"CPU: fashion-mlp >= {CPU_FIRST_EPOCH:.0%} after one epoch",
+            f"{eager['first_epoch_accuracy']:.2%}",
+            eager["first_epoch_accuracy"] >= CPU_FIRST_EPOCH,
+        )
     else:
         add("CPU: fashion-mlp training targets", "not measured (no CPU training run)", None)
     if eager and tutorial:
         ratio = tutorial["epoch_seconds_median"] / eager["epoch_seconds_median"]
-        add(f"CPU: one epoch >= {CPU_EPOCH_SPEEDUP:g}x faster than the tutorial loop",
+        add(
+            f"CPU: one epoch >= {CPU_EPOCH_SPEEDUP:g}x faster than the tutorial loop",
             f"{ratio:.2f}x ({eager['epoch_seconds_median']:.2f} s vs {tutorial['epoch_seconds_median']:.2f} s)",
-            ratio >= CPU_EPOCH_SPEEDUP)
+            ratio >= CPU_EPOCH_SPEEDUP,
+        )
     if cold:
-        add(f"tk infer one image <= {INFER_SECONDS:g} s process wall time and >= {INFER_SPEEDUP:g}x the torch script",
+        add(
+            f"tk infer one image <= {INFER_SECONDS:g} s process wall time and >= {INFER_SPEEDUP:g}x the torch script",
             f"{cold['tk_infer_seconds']:.3f} s, {cold['speedup']:.1f}x",
-            cold["tk_infer_seconds"] <= INFER_SECONDS and cold["speedup"] >= INFER_SPEEDUP)
+            cold["tk_infer_seconds"] <= INFER_SECONDS and cold["speedup"] >= INFER_SPEEDUP,
+        )
     ort = _row(inference, model="fashion-mlp", runtime="onnxruntime-cpu", artifact="model.onnx")
-    add(f"ONNX Runtime CPU batch-1 p50 <= {ORT_CPU_BATCH1_US:g} us (fashion-mlp)",
+    add(
+        f"ONNX Runtime CPU batch-1 p50 <= {ORT_CPU_BATCH1_US:g} us (fashion-mlp)",
         f"{ort['batch1_p50_us']:.0f} us (p99 {ort['batch1_p99_us']:.0f} us)" if ort else "not measured",
-        ort["batch1_p50_us"] <= ORT_CPU_BATCH1_US if ort else None)
+        ort["batch1_p50_us"] <= ORT_CPU_BATCH1_US if ort else None,
+    )
+    return targets
 
-    for model, seconds, accuracy in (("fashion-mlp", GPU_MLP_SECONDS, GPU_MLP_ACCURACY), ("fashion-cnn", GPU_CNN_SECONDS, GPU_CNN_ACCURACY)):
+
+def gpu_targets(report: dict) -> list:
+    training, inference = report.get("training", []), report.get("inference", [])
+    targets, add = _collector()
+    for model, seconds, accuracy in (
+        ("fashion-mlp", GPU_MLP_SECONDS, GPU_MLP_ACCURACY),
+        ("fashion-cnn", GPU_CNN_SECONDS, GPU_CNN_ACCURACY),
+    ):
         best = _fastest_gpu_row(training, model, accuracy)
         name = f"GPU: {model} >= {accuracy:.1%} (mean of seeds) in <= {seconds:g} s of training"
         if best is None:
             add(name, "not measured on GPU yet", None)
         else:
             mean = _mean_seconds(best)
-            add(name, f"{best['final_accuracy_mean']:.2%} over {best['seeds']} seeds in {mean:.2f} s ({best['variant']})",
-                best["final_accuracy_mean"] >= accuracy and mean <= seconds)
+            add(
+                name,
+                f"{best['final_accuracy_mean']:.2%} over {best['seeds']} seeds in {mean:.2f} s ({best['variant']})",
+                best["final_accuracy_mean"] >= accuracy and mean <= seconds,
+            )
     cuda = _row(inference, model="fashion-mlp", runtime="onnxruntime-cuda (IOBinding)")
     torch_eager = _row(inference, model="fashion-mlp", runtime="eager", device="cuda")
     name = f"GPU: ONNX Runtime CUDA (IOBinding) >= {ORT_CUDA_SPEEDUP:g}x eager throughput at batch 4096"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from toolkit.errors import ToolkitError
 from toolkit.models import get_spec
+from toolkit.train import COMPILE_MODES
 
 MILESTONE = 0.85
 
@@ -31,10 +32,12 @@ def variants_for(model: str, device: str, quick: bool) -> list:
     found = [Variant("tutorial loop (DataLoader, batch 64, SGD)", "tutorial"), Variant("tk eager", "tk")]
     if quick:
         return found
-    modes = ("default", "reduce-overhead", "max-autotune") if device == "cuda" else ("default",)
+    modes = COMPILE_MODES if device == "cuda" else ("default",)
     found += [Variant(f"tk torch.compile {mode}", "tk", mode) for mode in modes]
     if device == "cuda" and "large-batch" in get_spec(model).recipes:  # the recipe made for GPUs
-        found.append(Variant("tk large-batch recipe, torch.compile reduce-overhead", "tk", "reduce-overhead", "large-batch"))
+        found.append(
+            Variant("tk large-batch recipe, torch.compile reduce-overhead", "tk", "reduce-overhead", "large-batch")
+        )
     return found
 
 
@@ -71,9 +74,14 @@ def summarize(variant: Variant, model: str, results: list, warm_compile) -> dict
     history = first["epochs"]
     finals = [r["epochs"][-1]["test_accuracy"] for r in results]
     return {
-        "model": model, "variant": variant.label, "kind": variant.kind, "compile_mode": variant.compile_mode,
+        "model": model,
+        "variant": variant.label,
+        "kind": variant.kind,
+        "compile_mode": variant.compile_mode,
         "recipe": variant.recipe or "default",
-        "device": first["device"], "epochs": len(history), "seeds": len(results),
+        "device": first["device"],
+        "epochs": len(history),
+        "seeds": len(results),
         "epoch_seconds_median": round(statistics.median(e["seconds"] for e in history), 3),
         "train_seconds": round(sum(e["seconds"] for e in history), 3),
         "first_epoch_accuracy": history[0]["test_accuracy"],
@@ -87,10 +95,12 @@ def summarize(variant: Variant, model: str, results: list, warm_compile) -> dict
         "compile_seconds_warm": warm_compile,
         "peak_memory_mb": first["peak_memory_mb"],
         "accuracy_by_epoch": [e["test_accuracy"] for e in history],
-    }  # fmt: skip
+    }
 
 
-def bench_training(models, device: str, quick: bool, seeds: int, tutorial_epochs: int, data_dir=None, log=print) -> list:
+def bench_training(
+    models, device: str, quick: bool, seeds: int, tutorial_epochs: int, data_dir=None, log=print
+) -> list:
     rows = []
     for model in models:
         for variant in variants_for(model, device, quick):
@@ -101,12 +111,20 @@ def bench_training(models, device: str, quick: bool, seeds: int, tutorial_epochs
                 warm = None
             else:
                 with tempfile.TemporaryDirectory() as cache:
-                    job = dict(base, device=device, compile_mode=variant.compile_mode, recipe=variant.recipe, inductor_cache=cache)
+                    job = dict(
+                        base,
+                        device=device,
+                        compile_mode=variant.compile_mode,
+                        recipe=variant.recipe,
+                        inductor_cache=cache,
+                    )
                     results = [run_worker(dict(job, seed=seed), log) for seed in range(seeds)]
                     warm = None
                     if variant.compile_mode:  # the same cache again, for one short epoch: the warm compile
                         warm = run_worker(dict(job, epochs=1, limit=8192), lambda _line: None)["compile_seconds"]
             row = summarize(variant, model, results, warm)
             rows.append(row)
-            log(f"  {row['epoch_seconds_median']:.2f} s/epoch, {row['final_accuracy']:.2%} after {row['epochs']} epochs")
+            log(
+                f"  {row['epoch_seconds_median']:.2f} s/epoch, {row['final_accuracy']:.2%} after {row['epochs']} epochs"
+            )
     return rows

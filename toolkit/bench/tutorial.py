@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from toolkit.data import FILES, find_data_dir
+from toolkit.data.fashion_mnist import FILES, find_data_dir
 from toolkit.models import get_spec
 
 BATCH_SIZE, LEARNING_RATE = 64, 1e-3
@@ -78,5 +78,7 @@ def run_tutorial(model: str, epochs: int, data_dir=None, seed: int = 0) -> dict:
             seconds = time.perf_counter() - started
             accuracy = test_loop(test_dataloader, net)
             history.append({"epoch": epoch + 1, "seconds": round(seconds, 3), "test_accuracy": accuracy})
-            print(f"epoch {epoch + 1}/{epochs} test accuracy {accuracy:.2%}  {seconds:.1f}s", file=sys.stderr, flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs} test accuracy {accuracy:.2%}  {seconds:.1f}s", file=sys.stderr, flush=True
+            )
     return {"device": "cpu", "epochs": history, "compile_seconds": None}

@@ -31,16 +31,25 @@ def run_job(job: dict) -> dict:
         from toolkit.train import train
 
         with tempfile.TemporaryDirectory() as run_dir:
-            result = train(job["model"], recipe=job.get("recipe"), epochs=job.get("epochs"), limit=job.get("limit"), seed=job.get("seed"),
-                           device=job["device"], compile=job.get("compile_mode") is not None,
-                           compile_mode=job.get("compile_mode") or "default", run_dir=run_dir,
-                           data_dir=job.get("data_dir"), log=lambda _line: None)  # fmt: skip
+            result = train(
+                job["model"],
+                recipe=job.get("recipe"),
+                epochs=job.get("epochs"),
+                limit=job.get("limit"),
+                seed=job.get("seed"),
+                device=job["device"],
+                compile=job.get("compile_mode") is not None,
+                compile_mode=job.get("compile_mode"),
+                run_dir=run_dir,
+                data_dir=job.get("data_dir"),
+                log=lambda _line: None,
+            )
     result["peak_memory_mb"] = peak_memory_mb(result["device"])
     return result
 
 
 def main():
-    from toolkit.artifacts import quiet_torch_logs
+    from toolkit.export.torch_formats import quiet_torch_logs
 
     with quiet_torch_logs():
         result = run_job(json.loads(sys.argv[1]))

@@ -2,7 +2,25 @@
 
 from toolkit.models import fashion, tabular, vision  # noqa: F401  (each registers its models)
 from toolkit.models.registry import (
-    ImageInput, ModelSpec, Recipe, TabularInput, get_spec, model_names, register, register_family,
-)  # fmt: skip
+    ImageInput,
+    ModelSpec,
+    Recipe,
+    TabularInput,
+    describe,
+    get_spec,
+    model_names,
+    register,
+    register_family,
+)
 
-__all__ = ["ImageInput", "ModelSpec", "Recipe", "TabularInput", "get_spec", "model_names", "register", "register_family"]
+__all__ = [
+    "ImageInput",
+    "ModelSpec",
+    "Recipe",
+    "TabularInput",
+    "describe",
+    "get_spec",
+    "model_names",
+    "register",
+    "register_family",
+]

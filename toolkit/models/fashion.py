@@ -8,9 +8,17 @@ from torch import nn
 from toolkit.models.registry import ImageInput, ModelSpec, Recipe, register
 
 FASHION_LABELS = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 # Fashion-MNIST images are light items on a black background, 28x28 gray, scaled to [0, 1].
 FASHION_INPUT = ImageInput(channels=1, size=28, background="dark")
@@ -20,9 +28,15 @@ TUTORIAL_RECIPE = Recipe(optimizer="sgd", lr=1e-3, batch_size=64, epochs=10)
 
 # tk's recipe for the Fashion-MNIST networks: AdamW, one-cycle schedule, label smoothing, 10 epochs.
 FASHION_RECIPE = Recipe(
-    optimizer="adamw", lr=2e-3, batch_size=256, epochs=10, schedule="onecycle", weight_decay=0.05,
-    label_smoothing=0.1, warmup_fraction=0.1,
-)  # fmt: skip
+    optimizer="adamw",
+    lr=2e-3,
+    batch_size=256,
+    epochs=10,
+    schedule="onecycle",
+    weight_decay=0.05,
+    label_smoothing=0.1,
+    warmup_fraction=0.1,
+)
 
 
 class NeuralNetwork(nn.Module):
@@ -108,10 +122,16 @@ class RegularizedMLP(nn.Module):
         super().__init__()
         self.flatten = nn.Flatten()
         self.layers = nn.Sequential(
-            nn.Linear(28 * 28, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(28 * 28, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, 10),
-        )  # fmt: skip
+        )
         for layer in self.layers:
             if isinstance(layer, nn.Linear):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
@@ -127,9 +147,13 @@ class FashionCNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
+            nn.Conv2d(1, 32, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Dropout(0.4), nn.Linear(1024, 10)
         )
@@ -140,16 +164,25 @@ class FashionCNN(nn.Module):
 
 def _fashion_spec(name, builder, description, recipe, target, **extra) -> ModelSpec:
     return ModelSpec(
-        name=name, builder=builder, task="classification", input=FASHION_INPUT, labels=FASHION_LABELS,
-        dataset="fashion-mnist", recipes={"default": recipe, "tutorial": TUTORIAL_RECIPE},
-        reference_accuracy=target, description=description, **extra,
-    )  # fmt: skip
+        name=name,
+        builder=builder,
+        task="classification",
+        input=FASHION_INPUT,
+        labels=FASHION_LABELS,
+        dataset="fashion-mnist",
+        recipes={"default": recipe, "tutorial": TUTORIAL_RECIPE},
+        reference_accuracy=target,
+        description=description,
+        **extra,
+    )
 
 
 @register
 def fashion_linear() -> ModelSpec:
     return _fashion_spec(
-        "fashion-linear", SoftmaxRegression, "Lab 7-2 softmax regression: Linear(784, 10) on flattened images",
+        "fashion-linear",
+        SoftmaxRegression,
+        "Lab 7-2 softmax regression: Linear(784, 10) on flattened images",
         Recipe(optimizer="adamw", lr=3e-3, batch_size=256, epochs=10, schedule="onecycle", warmup_fraction=0.1),
         target=0.83,
     )
@@ -158,28 +191,33 @@ def fashion_linear() -> ModelSpec:
 @register
 def fashion_mlp_small() -> ModelSpec:
     return _fashion_spec(
-        "fashion-mlp-small", MyModel,
+        "fashion-mlp-small",
+        MyModel,
         "course notes' MyModel: Linear(784,128), ReLU, Linear(128,10), softmax in forward (trained on logits)",
         FASHION_RECIPE,
-        target=0.87, output="probabilities", train_method="logits",
-    )  # fmt: skip
+        target=0.87,
+        output="probabilities",
+        train_method="logits",
+    )
 
 
 @register
 def fashion_mlp_bn() -> ModelSpec:
     return _fashion_spec(
-        "fashion-mlp-bn", RegularizedMLP,
+        "fashion-mlp-bn",
+        RegularizedMLP,
         "regularized MLP: (Linear, BatchNorm1d, ReLU, Dropout 0.2) x2, Linear; He init",
         FASHION_RECIPE,
         target=0.89,
-    )  # fmt: skip
+    )
 
 
 @register
 def fashion_cnn() -> ModelSpec:
     return _fashion_spec(
-        "fashion-cnn", FashionCNN,
+        "fashion-cnn",
+        FashionCNN,
         "Fashion-MNIST benchmark ConvNet: Conv5x5(32), pool, Conv5x5(64), pool, Linear(3136,1024), Dropout 0.4, Linear",
         FASHION_RECIPE,
         target=0.915,
-    )  # fmt: skip
+    )

@@ -21,7 +21,6 @@ class Recipe:
     epochs: int
     schedule: str = "constant"  # "constant" or "onecycle" (linear warm-up, cosine down)
     weight_decay: float = 0.0
-    momentum: float = 0.0
     label_smoothing: float = 0.0
     warmup_fraction: float = 0.2
     passes_per_epoch: int = 1  # tiny tables: many passes make one reported (and checkpointed) epoch
@@ -112,3 +111,17 @@ def get_spec(name: str) -> ModelSpec:
 
 def model_names() -> list:
     return sorted(_REGISTRY)
+
+
+def describe(spec: ModelSpec) -> dict:
+    """What `tk models` shows of a model (the --json keys)."""
+    return {
+        "name": spec.name,
+        "task": spec.task,
+        "input_shape": list(spec.input.shape),
+        "dataset": spec.dataset,
+        "reference_accuracy": spec.reference_accuracy,
+        "reference_mae": spec.reference_mae,
+        "trained_by_tk": spec.trainable,
+        "description": spec.description,
+    }

@@ -10,9 +10,13 @@ from toolkit.errors import UnknownModelError
 from toolkit.models.registry import ImageInput, ModelSpec, register, register_family
 
 IMAGENET_INPUT = ImageInput(
-    channels=3, size=224, background=None, resize_to=256,
-    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-)  # fmt: skip
+    channels=3,
+    size=224,
+    background=None,
+    resize_to=256,
+    mean=(0.485, 0.456, 0.406),
+    std=(0.229, 0.224, 0.225),
+)
 
 
 @functools.cache
@@ -48,11 +52,16 @@ def torchvision_spec(arch: str, name: str | None = None) -> ModelSpec:
             f"for example: {', '.join(classification_architectures()[:8])}, ..."
         )
     return ModelSpec(
-        name=name or f"torchvision/{arch}", builder=_builder(arch), task="classification",
-        input=IMAGENET_INPUT, labels=_imagenet_labels(arch), dataset=None,
+        name=name or f"torchvision/{arch}",
+        builder=_builder(arch),
+        task="classification",
+        input=IMAGENET_INPUT,
+        labels=_imagenet_labels(arch),
+        dataset=None,
         description=f"torchvision.models.{arch} (ImageNet-1k head); not trained by tk",
-        atol=1e-3, atol_reason="deep convnets accumulate float32 reordering error over many layers",
-    )  # fmt: skip
+        atol=1e-3,
+        atol_reason="deep convnets accumulate float32 reordering error over many layers",
+    )
 
 
 @register

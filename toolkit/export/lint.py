@@ -9,7 +9,15 @@ from torch import nn
 
 from toolkit.errors import ExportLintError
 
-RANDOM_OPS = {"Dropout", "RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike", "Bernoulli", "Multinomial"}
+RANDOM_OPS = {
+    "Dropout",
+    "RandomUniform",
+    "RandomUniformLike",
+    "RandomNormal",
+    "RandomNormalLike",
+    "Bernoulli",
+    "Multinomial",
+}
 
 
 def check_module(module: nn.Module) -> None:

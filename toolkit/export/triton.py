@@ -9,9 +9,14 @@ it cannot drift from the model: platform onnxruntime_onnx, the batch as Triton's
 from pathlib import Path
 
 import onnx
+import torch
 
 from toolkit.atomic import write_bytes, write_text
-from toolkit.errors import ExportLintError
+from toolkit.errors import ExportLintError, UsageError
+from toolkit.export import lint
+from toolkit.export.formats import build_artifacts
+from toolkit.export.weights import load_model
+from toolkit.runtime.bundle import default_bundle_dir
 
 ONNX_TO_TRITON = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
@@ -42,8 +47,11 @@ def _tensor_config(value: onnx.ValueInfoProto, label_file: str | None = None) ->
         raise ExportLintError(f"{value.name!r} has no dynamic batch dim: Triton's batching needs one")
     if any(d.dim_param for d in dims[1:]):
         raise ExportLintError(f"{value.name!r} has dynamic dims beyond the batch; give them fixed sizes for Triton")
-    lines = [f'    name: "{value.name}"', f"    data_type: {ONNX_TO_TRITON[tensor.elem_type]}",
-             f"    dims: [ {', '.join(str(d.dim_value) for d in dims[1:])} ]"]  # fmt: skip
+    lines = [
+        f'    name: "{value.name}"',
+        f"    data_type: {ONNX_TO_TRITON[tensor.elem_type]}",
+        f"    dims: [ {', '.join(str(d.dim_value) for d in dims[1:])} ]",
+    ]
     if label_file:
         lines.append(f'    label_filename: "{label_file}"')
     return "  {\n" + "\n".join(lines) + "\n  }"
@@ -73,3 +81,20 @@ def write_repository(repo_dir, model: str, onnx_bytes: bytes, labels: list) -> P
         write_text(folder / "labels.txt", "\n".join(labels) + "\n")
     write_text(folder / "config.pbtxt", config_text(name, onnx.load_from_string(onnx_bytes), labels))
     return folder
+
+
+def export_triton(spec, repo_dir, checkpoint_file, runs_dir, options, log=print) -> dict:
+    """--format triton: the model's ONNX graph as a Triton model repository entry, nothing else."""
+    if repo_dir is None:
+        raise UsageError("--format triton needs --out REPO, the model repository folder")
+    # exported/<model>'s state_dict is a fallback source of weights
+    net, weights, _ = load_model(spec, checkpoint_file, default_bundle_dir(spec.name), runs_dir, log)
+    lint.check_module(net)
+    with torch.no_grad():
+        onnx_bytes = build_artifacts(net, spec, ["onnx"], options)["model.onnx"][0]
+    folder = write_repository(repo_dir, spec.name, onnx_bytes, list(spec.labels))
+    log(
+        f"{spec.name}: Triton model repository entry -> {folder} (config.pbtxt, 1/model.onnx"
+        f"{', labels.txt' if spec.labels else ''}; weights from {weights['source']})"
+    )
+    return {"repository": str(Path(repo_dir)), "model": repository_name(spec.name)}

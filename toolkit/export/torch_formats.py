@@ -1,4 +1,4 @@
-"""Turn an eval-mode eager module into artifact bytes: state_dict, TorchScript, ONNX.
+"""The torch formats of an eval-mode eager module as bytes: state_dict, TorchScript, ExportedProgram, AOTInductor.
 
 Each builder returns bytes so that export can write every file atomically at the end. The bytes
 depend only on the weights (and library versions), never on the machine or the checkout path:
@@ -17,13 +17,10 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import onnx
 import torch
 
 from toolkit.errors import ExportLintError
 
-ONNX_INPUT, ONNX_OUTPUT = "input", "logits"
-PATH_METADATA = ("pkg.torch.onnx.stack_trace",)  # node metadata that holds absolute source paths
 SERIALIZATION_ID = ".data/serialization_id"
 FINAL_CONSTANT = re.compile(r"^  \w+ : Final\[.*\] = .*$")
 
@@ -83,46 +80,20 @@ def _sorted_constants(code: str) -> str:
     return "\n".join(result + sorted(run))
 
 
-def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None = None, max_ir: int | None = None):
-    """torch.onnx (dynamo) export with a dynamic batch dim named "batch" and weights inside."""
-    batch = torch.export.Dim("batch", min=1)
-    first_arg = next(iter(_forward_arg_names(module)))
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module, (example,), None,
-            input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-            dynamic_shapes={first_arg: {0: batch}},
-            opset_version=opset, dynamo=True, external_data=False, verbose=False,
-        )  # fmt: skip
-    model = program.model_proto
-    for node in model.graph.node:
-        keep = [p for p in node.metadata_props if p.key not in PATH_METADATA]
-        del node.metadata_props[:]
-        node.metadata_props.extend(keep)
-    if max_ir is not None and model.ir_version > max_ir:
-        model.ir_version = max_ir  # the graph uses nothing newer: only the stamp would stop an older runtime
-    return model
-
-
-def onnx_bytes(model: onnx.ModelProto) -> bytes:
-    onnx.checker.check_model(model, full_check=True)
-    return model.SerializeToString(deterministic=True)
-
-
-def _forward_arg_names(module):
+def forward_arg_names(module):
     return [name for name in inspect.signature(module.forward).parameters if name != "self"]
 
 
 def exported_program(module: torch.nn.Module, spec_shape: tuple):
     """torch.export with a dynamic batch dim; source stack traces dropped (they hold this checkout's paths)."""
     example = torch.zeros((2, *spec_shape), dtype=torch.float32)  # batch 2: a batch of 1 would specialise
-    first_arg = next(iter(_forward_arg_names(module)))
+    first_arg = next(iter(forward_arg_names(module)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.export.export(module, (example,), dynamic_shapes={first_arg: {0: torch.export.Dim("batch", min=1)}})
+            program = torch.export.export(
+                module, (example,), dynamic_shapes={first_arg: {0: torch.export.Dim("batch", min=1)}}
+            )
     except (torch._dynamo.exc.UserError, RuntimeError) as exc:
         # A specialised batch shows as a constraint violation, or as a shape clash with the symbolic batch s<N>.
         if "specialized" in str(exc) or "Constraints violated" in str(exc) or re.search(r"\bs\d+\b", str(exc)):

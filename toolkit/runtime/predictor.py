@@ -1,25 +1,23 @@
-"""Serve an exported bundle with ONNX Runtime: manifest.json + model.onnx -> Predictor. No torch.
+"""A bundle loaded for inference: manifest.json + model.onnx -> Predictor. No torch.
 
-Imports only numpy, onnxruntime, PIL and the standard library (a test checks it in a fresh
-interpreter), so `tk infer` starts fast and other apps can embed a bundle without torch:
-
-    from toolkit.runtime import Predictor
-    predictor = Predictor("exported/fashion-mlp")
-    print(predictor.predict_image("shoe.png").label)
+`Predictor.answer(...)` is what `tk infer` prints and what another app calls: image files, CSV files
+or `--values` rows in, one result dict per input out, in order, a bad input spoiling nothing else.
+The lower-level calls (`run`, `probabilities`, `predict`, `predict_image`) take arrays and single files.
 """
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from toolkit import bundle
 from toolkit.errors import BundleError, InputError, ToolkitError, UsageError
-from toolkit.preprocess import preprocess_for_manifest
+from toolkit.runtime import bundle
+from toolkit.runtime.preprocess import prepare_file
+from toolkit.runtime.rows import rows_from_csv, rows_from_values
+from toolkit.runtime.session import make_session
 
-DEFAULT_BUNDLE = Path("exported") / "fashion-mlp"
+DEFAULT_BUNDLE = bundle.default_bundle_dir(bundle.DEFAULT_MODEL)
+CHUNK = 256  # inputs prepared and answered per ONNX Runtime call
 
 
 @dataclass(frozen=True)
@@ -31,35 +29,6 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def cuda_present() -> bool:
-    """An NVIDIA GPU and the CUDA provider; cheaper and quieter than letting ORT try and fail."""
-    has_device = os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
-    return has_device and "CUDAExecutionProvider" in ort.get_available_providers()
-
-
-def make_session(model_bytes: bytes, device: str = "auto", threads: int = 0, cuda_options=None) -> ort.InferenceSession:
-    """An ORT session with explicit providers; checks the provider asked for is the one in use.
-
-    `cuda_options`: CUDA provider options, e.g. {"enable_cuda_graph": "1"}."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"device must be auto, cpu or cuda, got {device!r}")
-    use_cuda = device == "cuda" or (device == "auto" and cuda_present())
-    cuda = ("CUDAExecutionProvider", cuda_options) if cuda_options else "CUDAExecutionProvider"
-    providers = [cuda, "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
-    options.intra_op_num_threads = threads
-    # Spinning threads burn CPU between requests; a CLI or an embedded app gains nothing from it.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model_bytes, options, providers=providers)
-    wanted = "CUDAExecutionProvider" if use_cuda else "CPUExecutionProvider"
-    if session.get_providers()[0] != wanted:
-        if device == "cuda":
-            raise UsageError(f"CUDA provider requested but ONNX Runtime is using {session.get_providers()[0]}")
-        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    return session
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -81,34 +50,39 @@ class Predictor:
             raise
         except Exception as exc:
             raise BundleError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
-        self.labels = list(self.manifest.get("labels") or [])
-        self.input_name = self.manifest["input"]["name"]
-        self.output_name = self.manifest["output"]["name"]
-        self.sample_shape = tuple(self.manifest["input"]["shape"][1:])
-        self.features = list(self.manifest["input"].get("features") or [])
-        self.warning = self.manifest.get("warning")  # e.g. an untrained model's bundle
+        self.labels = list(self.manifest.labels)
+        self.features = list(self.manifest.input.features)
+        self.warning = self.manifest.warning  # e.g. an untrained model's bundle
 
     @property
     def provider(self) -> str:
         return self.session.get_providers()[0]
 
-    def run(self, batch) -> np.ndarray:
-        """The raw model output for a float32 batch [N, *sample_shape] (a single sample is batched)."""
-        batch = np.asarray(batch, dtype=np.float32)
-        if batch.shape == self.sample_shape:
-            batch = batch[None]
-        if batch.ndim != len(self.sample_shape) + 1 or tuple(batch.shape[1:]) != self.sample_shape:
-            raise InputError(f"input shape {batch.shape} does not match the model's [batch, {', '.join(map(str, self.sample_shape))}]")
-        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch)})[0]
+    @property
+    def kind(self) -> str:
+        """What the model takes: "image" or "tabular"."""
+        return self.manifest.input.kind
 
     @property
     def is_regression(self) -> bool:
-        return self.manifest["output"].get("kind") == "value"
+        return self.manifest.output.kind == "value"
+
+    def run(self, batch) -> np.ndarray:
+        """The raw model output for a float32 batch [N, *sample_shape] (a single sample is batched)."""
+        shape = self.manifest.input.sample_shape
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.shape == shape:
+            batch = batch[None]
+        if batch.ndim != len(shape) + 1 or tuple(batch.shape[1:]) != shape:
+            expected = ", ".join(map(str, shape))
+            raise InputError(f"input shape {batch.shape} does not match the model's [batch, {expected}]")
+        feeds = {self.manifest.input.name: np.ascontiguousarray(batch)}
+        return self.session.run([self.manifest.output.name], feeds)[0]
 
     def probabilities(self, batch) -> np.ndarray:
         """Class probabilities [N, classes], whatever the graph outputs (logits, probabilities, P(class 1))."""
         output = self.run(batch)
-        kind = self.manifest["output"].get("kind")
+        kind = self.manifest.output.kind
         if kind == "logits":
             return softmax(output)
         if kind == "probability":  # a binary classifier's P(class 1)
@@ -127,26 +101,48 @@ class Predictor:
             results.append(Prediction(top=top, **top[0]))
         return results
 
-    def answer(self, batch, top_k: int = 1) -> list:
+    def answer_batch(self, batch, top_k: int = 1) -> list:
         """One dict per sample: {"value": [...]} for regression, the Prediction's fields for classification."""
         if self.is_regression:
             return [{"value": [float(v) for v in row]} for row in self.run(batch)]
         return [p.to_dict() for p in self.predict(batch, top_k)]
 
     def preprocess(self, path, invert=None) -> np.ndarray:
-        if self.manifest["input"].get("kind") != "image":
-            raise UsageError(f"{self.bundle_dir}: this model takes tabular input, not images (use --values or a CSV file)")
-        return preprocess_for_manifest(path, self.manifest["preprocessing"], invert=invert)
+        if self.kind != "image":
+            raise UsageError(
+                f"{self.bundle_dir}: this model takes tabular input, not images (use --values or a CSV file)"
+            )
+        return prepare_file(path, self.manifest.preprocessing, invert=invert)
 
     def predict_image(self, path, top_k: int = 1, invert=None) -> Prediction:
         return self.predict(self.preprocess(path, invert), top_k)[0]
 
-    def predict_files(self, paths, top_k: int = 1, invert=None, chunk: int = 256):
+    def answer(self, paths=(), values=(), top_k: int = 1, invert=None):
+        """Yield one result per input, in order: image files for an image model; `values` rows, then the
+        rows of CSV files in `paths`, for a tabular one. Each result is {"path"} or {"row", "input"} plus the
+        answer's fields, or plus "error" for an input that failed. UsageError for inputs the model cannot take."""
+        paths, values = list(paths), list(values)
+        if self.kind == "tabular":
+            if not paths and not values:
+                raise UsageError(
+                    f"{self.bundle_dir}: give a row with --values ({','.join(self.features)}) or CSV files"
+                )
+            rows = rows_from_values(values, self.features)
+            for path in paths:
+                rows += rows_from_csv(path, self.features)
+            return self.predict_rows(rows, top_k)
+        if values:
+            raise UsageError(f"{self.bundle_dir}: this model takes images, not --values")
+        if not paths:
+            raise UsageError("give one or more image files")
+        return self.predict_files(paths, top_k, invert)
+
+    def predict_files(self, paths, top_k: int = 1, invert=None):
         """Yield {"path", ...answer} or {"path", "error"} per image file, in order; one bad file spoils nothing."""
         paths = list(paths)
-        for start in range(0, len(paths), chunk):
+        for start in range(0, len(paths), CHUNK):
             inputs, results = [], []
-            for path in paths[start : start + chunk]:
+            for path in paths[start : start + CHUNK]:
                 try:
                     inputs.append(self.preprocess(path, invert))
                     results.append({"path": str(path)})
@@ -156,7 +152,7 @@ class Predictor:
 
     def predict_rows(self, rows, top_k: int = 1):
         """Yield {"row", "input", ...answer} or {"row", "input", "error"} per tabular Row, in order."""
-        if self.manifest["input"].get("kind") != "tabular":
+        if self.kind != "tabular":
             raise UsageError(f"{self.bundle_dir}: this model takes images, not --values or CSV rows")
         results, inputs = [], []
         for row in rows:
@@ -168,7 +164,7 @@ class Predictor:
         yield from self._fill(results, inputs, top_k)
 
     def _fill(self, results: list, inputs: list, top_k: int):
-        answers = iter(self.answer(np.stack(inputs), top_k) if inputs else [])
+        answers = iter(self.answer_batch(np.stack(inputs), top_k) if inputs else [])
         for result in results:
             if "error" not in result:
                 result.update(next(answers))

@@ -10,12 +10,12 @@ from toolkit.errors import UsageError
 
 # ONNX Runtime (major, minor) -> (highest ai.onnx opset, highest IR version) it loads
 ORT_LIMITS = {
-    (1, 14): (18, 8),   # ONNX 1.13
-    (1, 15): (19, 9),   # ONNX 1.14
-    (1, 16): (19, 9),   # ONNX 1.14.1
-    (1, 17): (20, 9),   # ONNX 1.15
+    (1, 14): (18, 8),  # ONNX 1.13
+    (1, 15): (19, 9),  # ONNX 1.14
+    (1, 16): (19, 9),  # ONNX 1.14.1
+    (1, 17): (20, 9),  # ONNX 1.15
     (1, 18): (21, 10),  # ONNX 1.16
-}  # fmt: skip
+}
 LOWEST_EXPORTER_OPSET = 18
 
 
@@ -32,8 +32,10 @@ def limits_for(min_ort: str) -> tuple:
     version = parse_version(min_ort)
     oldest = min(ORT_LIMITS)
     if version < oldest:
-        raise UsageError(f"--min-ort {min_ort}: torch's exporter needs opset {LOWEST_EXPORTER_OPSET}, which "
-                         f"ONNX Runtime {oldest[0]}.{oldest[1]} is the first to load")  # fmt: skip
+        raise UsageError(
+            f"--min-ort {min_ort}: torch's exporter needs opset {LOWEST_EXPORTER_OPSET}, which "
+            f"ONNX Runtime {oldest[0]}.{oldest[1]} is the first to load"
+        )
     known = [v for v in ORT_LIMITS if v <= version]
     return ORT_LIMITS[max(known)]
 

@@ -2,7 +2,8 @@
 
 A checkpoint is a dict {"format", "model_name", "config", "epoch", "history", "model", "optimizer"}
 written after every epoch; `load_weights` also accepts a bare state_dict (the tutorial's
-`torch.save(model.state_dict(), ...)`), so either kind of file can be exported.
+`torch.save(model.state_dict(), ...)`), so either kind of file can be exported. `resume_state`
+reads a run's checkpoint back for `tk train --resume`.
 """
 
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 
 from toolkit.atomic import atomic_path
 from toolkit.errors import CheckpointError
+from toolkit.train.recipes import TrainConfig
 
 CHECKPOINT_FORMAT = "tk-checkpoint-1"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -61,3 +63,19 @@ def load_into(model: torch.nn.Module, state_dict: dict, source) -> None:
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())
         raise CheckpointError(f"{source}: weights do not fit the model ({detail[:300]})") from None
+
+
+def resume_state(run_dir: Path, config: TrainConfig, options: dict) -> tuple:
+    """(the run's checkpoint, its config); options given on the command line must match the run's own."""
+    path = run_dir / CHECKPOINT_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: nothing to resume (no {CHECKPOINT_NAME})")
+    state = load_training_checkpoint(path, config.model)
+    stored = TrainConfig(**state["config"])
+    for name, value in options.items():
+        if value is not None and getattr(stored, name) != value:
+            raise CheckpointError(
+                f"{run_dir}: run was started with {name}={getattr(stored, name)}, not {value}; "
+                "resume with the same options or train again without --resume"
+            )
+    return state, stored

@@ -1,9 +1,4 @@
-"""Datasets as tensors: Fashion-MNIST from its idx .gz files, and the labs' tutorial tables.
-
-`load_dataset(name)` is what training and verification use; `to_input` turns stored samples into
-the model's float32 input (images stay uint8 until a batch is sliced, to keep them small on the device).
-
-Fashion-MNIST comes straight from the original idx .gz files into uint8 tensors.
+"""Fashion-MNIST straight from the original idx .gz files into uint8 tensors.
 
 No per-sample PIL transforms: the whole split is decoded with numpy in one go, and training slices
 it on the device. Where the files are looked for, in order:
@@ -23,7 +18,6 @@ import numpy as np
 import torch
 
 from toolkit.errors import DataError
-from toolkit.tables import TABLES
 
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 APT_PACKAGE = "dataset-fashion-mnist"
@@ -49,47 +43,9 @@ class FashionMNIST:
     source: Path
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """Train and test samples on one device; `to_input(samples)` gives the model's float32 input."""
-
-    name: str
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    to_input: object
-
-    def to(self, device) -> "Dataset":
-        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
-        return Dataset(name=self.name, to_input=self.to_input, **moved)
-
-
 def images_to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28] in [0, 1], the exported models' input contract."""
     return images_uint8.unsqueeze(1).float().div_(255.0)
-
-
-def rows_to_input(rows: torch.Tensor) -> torch.Tensor:
-    return rows
-
-
-def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
-    if name == "fashion-mnist":
-        data = load_fashion_mnist(data_dir, download=download)
-        return Dataset(name, data.train_images, data.train_labels, data.test_images, data.test_labels, images_to_input)
-    if name in TABLES:
-        x, y = table_tensors(name)
-        return Dataset(name, x, y, x, y, rows_to_input)  # the labs score on their training rows
-    raise DataError(f"unknown dataset {name!r}")
-
-
-def table_tensors(name: str) -> tuple:
-    """(x float32 [N, F], y): y float32 [N, 1] for regression and binary labels, int64 [N] for classes."""
-    table = TABLES[name]
-    x = torch.tensor(table["x"], dtype=torch.float32)
-    y = torch.tensor(table["y"])
-    return x, (y.float() if y.is_floating_point() else y.long())
 
 
 def cache_dir() -> Path:

@@ -3,6 +3,8 @@
 Each table trains and is scored on the same rows: the labs have no test split.
 """
 
+import torch
+
 TABLES = {
     # Lab 2/3: H(x) = Wx + b, so W ~ 2, b ~ 0
     "lab2-linear": {
@@ -25,8 +27,24 @@ TABLES = {
     # Lab 6: four features -> one of three classes
     "lab6-softmax": {
         "features": ("x1", "x2", "x3", "x4"),
-        "x": [[1.0, 2.0, 1.0, 1.0], [2.0, 1.0, 3.0, 2.0], [3.0, 1.0, 3.0, 4.0], [4.0, 1.0, 5.0, 5.0],
-              [1.0, 7.0, 5.0, 5.0], [1.0, 2.0, 5.0, 6.0], [1.0, 6.0, 6.0, 6.0], [1.0, 7.0, 7.0, 7.0]],
+        "x": [
+            [1.0, 2.0, 1.0, 1.0],
+            [2.0, 1.0, 3.0, 2.0],
+            [3.0, 1.0, 3.0, 4.0],
+            [4.0, 1.0, 5.0, 5.0],
+            [1.0, 7.0, 5.0, 5.0],
+            [1.0, 2.0, 5.0, 6.0],
+            [1.0, 6.0, 6.0, 6.0],
+            [1.0, 7.0, 7.0, 7.0],
+        ],
         "y": [2, 2, 2, 1, 1, 1, 0, 0],
     },
-}  # fmt: skip
+}
+
+
+def table_tensors(name: str) -> tuple:
+    """(x float32 [N, F], y): y float32 [N, 1] for regression and binary labels, int64 [N] for classes."""
+    table = TABLES[name]
+    x = torch.tensor(table["x"], dtype=torch.float32)
+    y = torch.tensor(table["y"])
+    return x, (y.float() if y.is_floating_point() else y.long())

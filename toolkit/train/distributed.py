@@ -45,7 +45,9 @@ def start(device: torch.device) -> tuple:
         device = torch.device("cuda", cluster.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None)
+        dist.init_process_group(
+            backend="nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None
+        )
     return cluster, device
 
 
@@ -71,7 +73,9 @@ def wrap(net: torch.nn.Module, method: str | None, cluster, device: torch.device
         return getattr(net, method) if method else net
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(TrainForward(net, method), device_ids=[device.index] if device.type == "cuda" else None)
+    return DistributedDataParallel(
+        TrainForward(net, method), device_ids=[device.index] if device.type == "cuda" else None
+    )
 
 
 def mean_over_ranks(value: torch.Tensor, cluster) -> torch.Tensor:

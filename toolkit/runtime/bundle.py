@@ -1,8 +1,8 @@
-"""The exported bundle's layout and its manifest: the contract between export and runtime.
+"""The exported bundle on disk: its folder layout, its manifest, and its artifacts read with their hashes.
 
-Standard library only: the runtime reads bundles without torch. `manifest.json` names every
-artifact with its sha256 and size, the input/output names, dtypes and shapes ("batch" is the dynamic
-dim), the labels and the preprocessing, so nothing at run time needs the training code.
+Standard library only: the runtime reads bundles without torch. The manifest's contents are defined
+in `toolkit.runtime.schema`; this module decides where things are and checks every artifact against
+its sha256 before anyone uses it. This is the one sha256 helper of the whole package.
 """
 
 import hashlib
@@ -11,10 +11,12 @@ from pathlib import Path
 
 from toolkit.atomic import write_text
 from toolkit.errors import BundleError, UsageError
+from toolkit.runtime.schema import VERIFICATION as VERIFICATION  # re-exported: the bundle's files are named here
+from toolkit.runtime.schema import Manifest
 
-SCHEMA_VERSION = 1
+DEFAULT_MODEL = "fashion-mlp"  # what the commands act on when no model or bundle is named
+EXPORTED = Path("exported")  # where `tk export MODEL` writes by default
 MANIFEST = "manifest.json"
-VERIFICATION = "verification.json"
 
 # format name (as on the command line) -> artifact file in the bundle
 FORMAT_FILES = {
@@ -29,6 +31,15 @@ FORMAT_FILES = {
 }
 
 
+def default_bundle_dir(model: str) -> Path:
+    """exported/<model>: the bundle `tk export MODEL` writes and the other commands read by default."""
+    return EXPORTED / model
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_file(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -38,6 +49,7 @@ def sha256_file(path) -> str:
 
 
 def file_entry(path) -> dict:
+    """The manifest's record of one file: {"sha256", "bytes"}."""
     path = Path(path)
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
@@ -47,7 +59,7 @@ def dumps(data: dict) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def read_manifest(bundle_dir) -> dict:
+def read_manifest(bundle_dir) -> Manifest:
     bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
         raise UsageError(f"{bundle_dir}: no such bundle directory (run 'tk export' first)")
@@ -55,41 +67,37 @@ def read_manifest(bundle_dir) -> dict:
     if not path.is_file():
         raise BundleError(f"{bundle_dir}: no {MANIFEST} (not an exported bundle)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        found = manifest.get("schema_version") if isinstance(manifest, dict) else None
-        raise BundleError(f"{path}: schema_version {found!r} is not supported (expected {SCHEMA_VERSION})")
-    for key in ("model", "input", "output", "files", "formats"):
-        if key not in manifest:
-            raise BundleError(f"{path}: missing {key!r}")
-    return manifest
+    try:
+        return Manifest.from_dict(data)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}/{exc}") from None  # "manifest.json: ..." -> "<bundle>/manifest.json: ..."
 
 
-def write_manifest(bundle_dir, manifest: dict) -> None:
-    write_text(Path(bundle_dir) / MANIFEST, dumps(manifest))
+def write_manifest(bundle_dir, manifest: Manifest) -> None:
+    write_text(Path(bundle_dir) / MANIFEST, dumps(manifest.to_dict()))
 
 
-def artifact_path(bundle_dir, manifest: dict, format_name: str, check_hash: bool = True) -> Path:
+def artifact_path(bundle_dir, manifest: Manifest, format_name: str) -> Path:
     """The path of one format's artifact, after checking it exists and matches its manifest hash."""
     path = _listed_path(bundle_dir, manifest, format_name)
-    if check_hash:
-        _check_hash(path, manifest, sha256_file(path))
+    _check_hash(path, manifest, sha256_file(path))
     return path
 
 
-def read_artifact(bundle_dir, manifest: dict, format_name: str) -> tuple:
+def read_artifact(bundle_dir, manifest: Manifest, format_name: str) -> tuple:
     """(path, bytes) of one format's artifact, the hash checked on the very bytes returned (read once)."""
     path = _listed_path(bundle_dir, manifest, format_name)
     data = path.read_bytes()
-    _check_hash(path, manifest, hashlib.sha256(data).hexdigest())
+    _check_hash(path, manifest, sha256_bytes(data))
     return path, data
 
 
-def _listed_path(bundle_dir, manifest: dict, format_name: str) -> Path:
+def _listed_path(bundle_dir, manifest: Manifest, format_name: str) -> Path:
     bundle_dir = Path(bundle_dir)
-    name = manifest["formats"].get(format_name)
+    name = manifest.formats.get(format_name)
     if name is None:
         raise BundleError(f"{bundle_dir}: bundle has no {format_name} artifact (export it with --format {format_name})")
     path = bundle_dir / name
@@ -98,6 +106,7 @@ def _listed_path(bundle_dir, manifest: dict, format_name: str) -> Path:
     return path
 
 
-def _check_hash(path: Path, manifest: dict, actual: str) -> None:
-    if actual != manifest["files"][path.name]["sha256"]:
+def _check_hash(path: Path, manifest: Manifest, actual: str) -> None:
+    expected = manifest.files.get(path.name, {}).get("sha256")
+    if actual != expected:
         raise BundleError(f"{path}: sha256 does not match the manifest (file changed or corrupt)")

@@ -1,0 +1,19 @@
+"""The `tk` command line: each command parses its options, makes ONE library call, and prints.
+
+- app.py:    the typer app, the options several commands share, and how errors become one line
+- train.py:  tk train
+- export.py: tk export, tk verify
+- infer.py:  tk infer
+- bench.py:  tk bench
+- models.py: tk models
+
+Library modules are imported inside the commands, so `tk infer` never pays for importing torch.
+"""
+
+from toolkit.cli import bench, export, infer, models, train
+from toolkit.cli.app import app, main, register
+
+for command in (train.train, export.export, export.verify, infer.infer, bench.bench, models.models):
+    register(command)  # in the order `tk --help` lists them
+
+__all__ = ["app", "main"]

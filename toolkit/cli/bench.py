@@ -1,0 +1,55 @@
+"""`tk bench`: training, inference and cold start measured side by side."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.cli.app import DataDirOption, Device
+
+QUICK_HELP = "A CPU-sized subset: fashion-mlp only, one tutorial epoch, fewer repeats (under two minutes on 2 cores)."
+MODEL_HELP = (
+    "Measure only this model (repeatable; default: fashion-mlp and fashion-cnn for training, "
+    "every trained model for inference)."
+)
+BENCHMARKS_HELP = "Markdown file whose generated section for this kind of run is replaced (created if missing)."
+
+
+def bench(
+    quick: Annotated[bool, typer.Option(help=QUICK_HELP)] = False,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help=MODEL_HELP, show_default=False)] = None,
+    device: Annotated[Device, typer.Option(help="Where tk's training variants run.")] = Device.auto,
+    seeds: Annotated[
+        Optional[int],
+        typer.Option(help="Seeds per tk training variant (default 5 on a GPU, else 1).", show_default=False),
+    ] = None,
+    tutorial_epochs: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Epochs of the tutorial loop (default 10, the tutorial's; 1 with --quick).", show_default=False
+        ),
+    ] = None,
+    json_out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--json-out", help="Where the JSON report goes (default runs/bench/<kind>.json).", show_default=False
+        ),
+    ] = None,
+    benchmarks: Annotated[Path, typer.Option(help=BENCHMARKS_HELP)] = Path("BENCHMARKS.md"),
+    no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Leave the Markdown file alone.")] = False,
+    data_dir: DataDirOption = None,
+):
+    """Measure training, inference and cold start side by side; print tables, write JSON, update BENCHMARKS.md."""
+    from toolkit.bench.suite import run_bench
+
+    run_bench(
+        quick=quick,
+        models=model,
+        device=device.value,
+        seeds=seeds,
+        tutorial_epochs=tutorial_epochs,
+        json_out=json_out,
+        benchmarks=None if no_benchmarks else benchmarks,
+        data_dir=data_dir,
+        log=typer.echo,
+    )

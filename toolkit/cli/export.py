@@ -1,0 +1,77 @@
+"""`tk export` and `tk verify`: the deployment formats, and the proof that they equal the eager model."""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.cli.app import DataDirOption, ModelArg
+from toolkit.errors import VerificationError
+from toolkit.runtime.bundle import DEFAULT_MODEL, FORMAT_FILES, dumps
+
+ExportFormat = Enum(
+    "ExportFormat", {name: name for name in ("all", *FORMAT_FILES, "triton")}, type=str
+)  # the library's
+
+FORMAT_HELP = "Format to write; repeat for several ('all': every format that applies)."
+OUT_HELP = "Bundle folder (default exported/<model>); with --format triton, the model repository."
+WEIGHTS_HELP = (
+    "Weights: a tk checkpoint or a state_dict file (default: runs/<model>/checkpoint.pt, else the bundle's own "
+    "state_dict.pth; for models tk does not train, seeded random weights flagged as untrained)."
+)
+OPSET_HELP = "ONNX opset to emit (default: torch's, or the newest --min-ort loads)."
+MIN_ORT_HELP = "Oldest ONNX Runtime that must load the ONNX files, e.g. 1.17."
+CALIBRATION_HELP = "Folder with the Fashion-MNIST idx .gz files (int8 calibration)."
+
+
+def export(
+    model: ModelArg = DEFAULT_MODEL,
+    format: Annotated[list[ExportFormat], typer.Option("--format", "-f", help=FORMAT_HELP)] = [ExportFormat.all],  # noqa: B006
+    out: Annotated[Optional[Path], typer.Option(help=OUT_HELP)] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", "--weights", help=WEIGHTS_HELP)] = None,
+    opset: Annotated[Optional[int], typer.Option(help=OPSET_HELP)] = None,
+    min_ort: Annotated[Optional[str], typer.Option("--min-ort", help=MIN_ORT_HELP)] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help=CALIBRATION_HELP)] = None,
+):
+    """Export the eager model in eval mode to every deployment format, with manifest.json."""
+    from toolkit.export import export as run_export
+
+    formats = [f.value for f in format]
+    run_export(
+        model, formats=formats, out_dir=out, checkpoint_file=checkpoint, opset=opset, min_ort=min_ort, data_dir=data_dir
+    )
+
+
+VERIFY_MODEL_HELP = (
+    "Verify exported/<MODEL> (default fashion-mlp); with --bundle, a check that the bundle holds this model."
+)
+BUNDLE_HELP = "Bundle folder (default exported/<model>); the model verified is the one its manifest names."
+ATOL_HELP = (
+    "Largest allowed absolute difference from the eager model (default: the bundle's own tolerance, 1e-4 for most)."
+)
+SKIP_HELP = "Leave a runtime out of the matrix (listed as not run), e.g. torch.compile."
+
+
+def verify(
+    model: Annotated[Optional[str], typer.Argument(help=VERIFY_MODEL_HELP, show_default=False)] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help=BUNDLE_HELP)] = None,
+    atol: Annotated[Optional[float], typer.Option(help=ATOL_HELP, show_default=False)] = None,
+    data_dir: DataDirOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print this run's verification.json instead of the table.")
+    ] = False,
+    skip: Annotated[Optional[list[str]], typer.Option(help=SKIP_HELP, show_default=False)] = None,
+):
+    """The parity matrix: every artifact on every runtime against eager; exit 1 listing every failing row."""
+    from toolkit.verify import verify as run_verify
+
+    log = (lambda _line: None) if json_output else typer.echo
+    try:
+        report = run_verify(model, bundle_dir=bundle, atol=atol, data_dir=data_dir, skip=tuple(skip or ()), log=log)
+    except VerificationError as exc:
+        if json_output and exc.report is not None:  # this run's failing report; never an earlier one
+            typer.echo(dumps(exc.report), nl=False)
+        raise
+    if json_output:
+        typer.echo(dumps(report), nl=False)

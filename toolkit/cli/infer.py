@@ -1,0 +1,57 @@
+"""`tk infer`: answer images or tabular rows with a bundle's ONNX model (no torch)."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.cli.app import Device
+from toolkit.runtime.bundle import DEFAULT_MODEL, default_bundle_dir
+
+PATHS_HELP = "Image files (PNG, JPEG, GIF, WEBP, BMP, ...); CSV files for tabular models."
+VALUES_HELP = "Tabular models: one row of comma-separated features, e.g. 73,80,75 (repeatable)."
+DEFAULT_BUNDLE = default_bundle_dir(DEFAULT_MODEL)
+INVERT_HELP = "Force inverting (or not) the image's polarity; default: detect light backgrounds."
+
+
+def infer(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help=PATHS_HELP, show_default=False)] = None,
+    model: Annotated[Path, typer.Option(help="Exported bundle folder.")] = DEFAULT_BUNDLE,
+    values: Annotated[Optional[list[str]], typer.Option("--values", help=VALUES_HELP, show_default=False)] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="How many of the most likely labels to report.")] = 1,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per input, in order.")] = False,
+    invert: Annotated[Optional[bool], typer.Option("--invert/--no-invert", help=INVERT_HELP)] = None,
+    device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
+):
+    """Answer images (or tabular rows) with the exported ONNX model (no torch needed)."""
+    from toolkit.runtime import Predictor
+
+    predictor = Predictor(model, device=device.value, threads=1)
+    if predictor.warning:
+        typer.echo(f"tk: warning: {model}: {predictor.warning}", err=True)
+    failed = 0
+    for result in predictor.answer(paths or [], values or [], top_k=top_k, invert=invert):
+        failed += "error" in result
+        if json_output:
+            typer.echo(json.dumps(result))
+        elif "error" in result:
+            typer.echo(f"tk: error: {result['error']}", err=True)
+        else:
+            typer.echo(human_answer(result))
+    if failed:
+        raise typer.Exit(1)
+
+
+def human_answer(result: dict) -> str:
+    """One line per input: `path: Label (p%)` for images, `row -> answer` for tabular rows."""
+    if "path" in result:
+        subject = result["path"]
+    else:
+        given = ",".join(f"{v:g}" for v in result["input"])
+        subject = given if result["row"].startswith("--values") else f"{result['row']}: {given}"
+    if "value" in result:
+        answer = ", ".join(f"{v:.6g}" for v in result["value"])
+    else:
+        answer = ", ".join(f"{t['label']} ({t['probability']:.1%})" for t in result["top"])
+    return f"{subject}: {answer}" if "path" in result else f"{subject} -> {answer}"

@@ -1,0 +1,43 @@
+"""Datasets as tensors: Fashion-MNIST from its idx .gz files, and the labs' tutorial tables.
+
+`load_dataset(name)` is what training and verification use; `to_input` turns stored samples into
+the model's float32 input (images stay uint8 until a batch is sliced, to keep them small on the device).
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from toolkit.data.fashion_mnist import images_to_input, load_fashion_mnist
+from toolkit.data.tables import TABLES, table_tensors
+from toolkit.errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test samples on one device; `to_input(samples)` gives the model's float32 input."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    to_input: object
+
+    def to(self, device) -> "Dataset":
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
+        return Dataset(name=self.name, to_input=self.to_input, **moved)
+
+
+def rows_to_input(rows: torch.Tensor) -> torch.Tensor:
+    return rows
+
+
+def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
+    if name == "fashion-mnist":
+        data = load_fashion_mnist(data_dir, download=download)
+        return Dataset(name, data.train_images, data.train_labels, data.test_images, data.test_labels, images_to_input)
+    if name in TABLES:
+        x, y = table_tensors(name)
+        return Dataset(name, x, y, x, y, rows_to_input)  # the labs score on their training rows
+    raise DataError(f"unknown dataset {name!r}")

@@ -1,0 +1,100 @@
+"""Which formats a model gets, and building each one's bytes in memory (nothing is written here).
+
+Every format of the bundle is built before anything is written, so a failure part-way leaves the
+previous bundle alone. model.onnx and the ExportedProgram are built once and shared by the formats
+derived from them (fp16, int8 and e2e ONNX; AOTInductor).
+"""
+
+import torch
+
+from toolkit.errors import UsageError
+from toolkit.export import e2e, lint, onnx_formats, torch_formats
+from toolkit.runtime.bundle import FORMAT_FILES
+from toolkit.runtime.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for
+
+FORMATS = tuple(FORMAT_FILES)
+
+
+class OnnxOptions:
+    """Opset and IR version (from --opset / --min-ort), and where int8 calibration images come from."""
+
+    def __init__(self, opset=None, min_ort=None, data_dir=None):
+        if opset is not None and opset < LOWEST_EXPORTER_OPSET:
+            raise UsageError(f"--opset {opset}: torch's exporter emits opset {LOWEST_EXPORTER_OPSET} at the lowest")
+        self.max_opset, self.max_ir = limits_for(min_ort) if min_ort else (None, None)
+        if opset is not None and self.max_opset is not None and opset > self.max_opset:
+            raise UsageError(
+                f"--opset {opset} is newer than ONNX Runtime {min_ort} loads (opset {self.max_opset} at most)"
+            )
+        self.opset = opset if opset is not None else self.max_opset
+        self.data_dir = data_dir
+
+
+def applicable_formats(spec) -> list:
+    """The formats that make sense for a model: reduced precision needs a classification test split to
+    be judged on, and int8 calibration needs training images."""
+    found = list(FORMATS)
+    if spec.dataset != "fashion-mnist":
+        found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
+    if spec.input.kind != "image" or spec.input.background != "dark":
+        found.remove("onnx-e2e")  # the in-graph preprocessing is Fashion-MNIST's (gray, light on dark)
+    return found
+
+
+def resolve_formats(spec, formats) -> list:
+    """The formats to build, in a fixed order, state-dict first: verify rebuilds the eager model from it."""
+    chosen = []
+    for fmt in formats:
+        if fmt == "all":
+            chosen += applicable_formats(spec)
+        elif fmt not in FORMATS:
+            raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}, all or triton")
+        elif fmt not in applicable_formats(spec):
+            raise UsageError(
+                f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST-style image classifier)"
+            )
+        else:
+            chosen.append(fmt)
+    return ["state-dict"] + [f for f in dict.fromkeys(chosen) if f != "state-dict"]
+
+
+def build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
+    """file name -> (bytes, format), all in memory before anything is written."""
+    cache = {}
+
+    def program():  # shared by exported-program and aoti
+        if "program" not in cache:
+            cache["program"] = torch_formats.exported_program(module, spec.input.shape)
+        return cache["program"]
+
+    def onnx_model():  # shared by onnx and its reduced-precision and e2e variants
+        if "onnx" not in cache:
+            example = torch.zeros((1, *spec.input.shape), dtype=torch.float32)
+            proto = onnx_formats.onnx_model(module, example, options.opset, options.max_ir)
+            lint.check_onnx(proto)
+            cache["onnx"] = (proto, onnx_formats.onnx_bytes(proto))
+        return cache["onnx"]
+
+    builders = {
+        "state-dict": lambda: torch_formats.state_dict_bytes(module),
+        "torchscript": lambda: torch_formats.torchscript_bytes(module),
+        "exported-program": lambda: torch_formats.exported_program_bytes(program()),
+        "aoti": lambda: torch_formats.aoti_package_bytes(program()),
+        "onnx": lambda: onnx_model()[1],
+        "onnx-fp16": lambda: onnx_formats.fp16_bytes(onnx_model()[0]),
+        "onnx-int8": lambda: onnx_formats.int8_bytes(
+            onnx_model()[1], onnx_formats.ONNX_INPUT, _calibration(spec, options)
+        ),
+        "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
+    }
+    built = {FORMAT_FILES[fmt]: (builders[fmt](), fmt) for fmt in formats}
+    if "onnx" in cache and "model.onnx" not in built:
+        built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
+    return built
+
+
+def _calibration(spec, options):
+    from toolkit.data import load_dataset
+
+    data = load_dataset(spec.dataset, options.data_dir)
+    return data.to_input(data.train_x[: onnx_formats.CALIBRATION_IMAGES]).numpy()

@@ -1,0 +1,77 @@
+"""The one weight lookup: which weights an export (or a benchmark) uses, and the eval-mode module holding them.
+
+Order: --checkpoint/--weights FILE, the model's latest run (runs/<model>/checkpoint.pt), the bundle's
+own state_dict.pth; for a model tk does not train, seeded random weights last, flagged as untrained.
+"""
+
+from pathlib import Path
+
+import torch
+
+from toolkit.errors import CheckpointError
+from toolkit.models import get_spec
+from toolkit.runtime.bundle import FORMAT_FILES
+from toolkit.train import checkpoint
+from toolkit.train.prepare import RUNS
+
+RANDOM_INIT_SEED = 0
+UNTRAINED_WARNING = "UNTRAINED: seeded random weights, predictions are meaningless; export with --weights FILE"
+
+
+def weight_candidates(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS) -> list:
+    """[(source, path)] in the order they are tried."""
+    if checkpoint_file is not None:
+        return [("checkpoint", Path(checkpoint_file))]
+    found = [("run", Path(runs_dir) / model / checkpoint.CHECKPOINT_NAME)]
+    if bundle_dir is not None:
+        found.append(("bundle", Path(bundle_dir) / FORMAT_FILES["state-dict"]))
+    return found
+
+
+def find_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS):
+    """(source, path) of the first weights file that exists (an explicit file always counts); else None."""
+    for source, path in weight_candidates(model, checkpoint_file, bundle_dir, runs_dir):
+        if source == "checkpoint" or path.is_file():
+            return source, path
+    return None
+
+
+def resolve_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS) -> tuple:
+    """(state_dict or None, weights description, checkpoint-or-None): which weights to export, and from where."""
+    found = find_weights(model, checkpoint_file, bundle_dir, runs_dir)
+    if found is not None:
+        source, path = found
+        state_dict, ckpt = checkpoint.load_weights(path, model)
+        return strip_compile_prefix(state_dict), {"source": source, "path": path.as_posix()}, ckpt
+    if not get_spec(model).trainable:
+        return None, {"source": "random-init", "path": None, "seed": RANDOM_INIT_SEED}, None
+    tried = weight_candidates(model, checkpoint_file, bundle_dir, runs_dir)
+    raise CheckpointError(
+        f"no weights for {model!r}: no {tried[0][1]} and no {tried[-1][1]}; "
+        f"run 'tk train {model}' or pass --checkpoint FILE"
+    )
+
+
+def strip_compile_prefix(state_dict: dict) -> dict:
+    """A state_dict saved from a torch.compile wrapper has `_orig_mod.` keys; the model's own do not."""
+    prefix = "_orig_mod."
+    if all(key.startswith(prefix) for key in state_dict):
+        return {key[len(prefix) :]: value for key, value in state_dict.items()}
+    return state_dict
+
+
+def eager_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself, never a torch.compile wrapper (whose state_dict keys carry a prefix)."""
+    return getattr(module, "_orig_mod", module)
+
+
+def load_model(spec, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, log=print) -> tuple:
+    """(eval-mode module, weights description, checkpoint-or-None) for the weights resolve_weights picks."""
+    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir)
+    torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
+    net = spec.build().eval()  # built here, not handed over: no train-mode notice
+    if state_dict is not None:
+        checkpoint.load_into(net, state_dict, weights["path"])
+    else:
+        log(f"{spec.name}: WARNING: {UNTRAINED_WARNING}")
+    return net, weights, ckpt

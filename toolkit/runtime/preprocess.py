@@ -1,0 +1,204 @@
+"""Any image file -> the model's input array, step by step as the manifest's `preprocessing` says. No torch.
+
+  decode (first frame; 8/16-bit; gray, RGB, RGBA, palette, CMYK)
+  -> channels: 1 = gray (ITU-R 601 luma), 3 = RGB with transparency on white
+  -> background "dark" (Fashion-MNIST): light backgrounds are inverted (invert "auto", or forced) so
+     the item is light on black, transparent pixels become that black, a dim background is removed
+  -> resize "longest-side-keep-aspect": trim to the item (trim), resize the longest side to `size`,
+     centre; or "shorter-side-then-centre-crop": shorter side to `resize_to`, centre crop to `size`
+     (resample: "bicubic-antialias" or "bilinear")
+  -> 8-bit quantisation -> times `scale` -> (x - mean) / std -> float32 [channels, size, size]
+
+Fashion-MNIST made its 28x28 images from product photos by trimming, resizing the longest side and
+centring, so a photo with wide margins, a dark item on white or a transparent PNG still classifies
+well. An image that already has the model's size is taken to be in the dataset's form (a saved test
+image, a prepared drawing) and is not re-framed: re-centring it would shift the item by a pixel or
+rescale it, and the dense models are not shift invariant.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from toolkit.errors import InputError
+from toolkit.runtime.schema import Preprocessing
+
+RESAMPLE = {"bicubic-antialias": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+MAX_PIXELS = 50_000_000  # larger images are refused before decoding: a decompression bomb guard
+TRIM_TOLERANCE = 0.05 * 255  # "close to the background" as in Fashion-MNIST's own conversion
+
+
+def open_image(path) -> Image.Image:
+    """Decode the first frame of an image file, or raise InputError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")  # directories, FIFOs, devices: never block on them
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise InputError(f"{path}: image too large to decode safely ({width}x{height} pixels)")
+            image = next(ImageSequence.Iterator(image))  # first frame of a GIF/WEBP animation
+            image.load()
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
+    return image
+
+
+def gray_and_alpha(image: Image.Image) -> tuple:
+    """(gray float32 HxW in [0, 255], alpha float32 HxW in [0, 1] or None)."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        image = image.convert("RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    mode = image.mode
+
+    alpha = None
+    if mode in ("LA", "RGBA"):
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+        image = image.convert("L" if mode == "LA" else "RGB")
+        mode = image.mode
+    if mode.startswith("I"):  # 16-bit gray ("I;16", or "I" holding 0..65535)
+        gray = np.asarray(image, dtype=np.float32)
+        gray = gray / 257.0 if gray.max(initial=0) > 255 or mode.startswith("I;16") else gray
+    elif mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        gray = gray * 255.0 if gray.max(initial=0) <= 1.0 else gray
+    elif mode == "RGB":
+        rgb = np.asarray(image, dtype=np.float32)
+        gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's "L"
+    elif mode == "L":
+        gray = np.asarray(image, dtype=np.float32)
+    else:
+        raise InputError(f"unsupported image mode {mode!r}")
+    if alpha is not None and alpha.min() >= 1.0:
+        alpha = None  # fully opaque: treat as a plain image
+    return np.clip(gray, 0, 255), alpha
+
+
+def border_pixels(gray: np.ndarray) -> np.ndarray:
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
+def to_light_on_dark(gray: np.ndarray, alpha, invert) -> np.ndarray:
+    """Make the item light on a black background, like the training images; invert None decides."""
+    if alpha is not None:
+        opaque = alpha > 0.5
+        if invert is None:  # a dark item (on a transparent background) is meant to be seen on light
+            invert = bool(opaque.any()) and float(gray[opaque].mean()) < 128
+        backdrop = 255.0 if invert else 0.0
+        gray = gray * alpha + backdrop * (1.0 - alpha)
+    elif invert is None:
+        invert = float(np.median(border_pixels(gray))) > 127
+    gray = 255.0 - gray if invert else gray
+    background = float(np.median(border_pixels(gray)))
+    if background < 128:  # a dim, not quite black, background counts as background (not after a forced invert)
+        gray = np.clip(gray - background, 0, 255)
+    return gray
+
+
+def trim_box(gray: np.ndarray) -> tuple:
+    """(top, bottom, left, right) around the pixels that differ from the background."""
+    background = float(np.median(border_pixels(gray)))
+    mask = np.abs(gray - background) > TRIM_TOLERANCE
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:  # blank image: nothing to trim to
+        return 0, gray.shape[0], 0, gray.shape[1]
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def rgb_on_white(image: Image.Image) -> np.ndarray:
+    """RGB float32 HxWx3 in [0, 255]; transparent pixels composited onto white, as photos are shown."""
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def resize_pixels(pixels: np.ndarray, width: int, height: int, resample: str) -> np.ndarray:
+    """Resize gray float pixels (PIL mode F) or RGB 8-bit pixels (PIL RGB, as torchvision's transforms do)."""
+    if pixels.ndim == 2:
+        image = Image.fromarray(pixels.astype(np.float32))
+    else:
+        image = Image.fromarray(pixels.astype(np.uint8), "RGB")
+    return np.asarray(image.resize((width, height), RESAMPLE[resample]), dtype=np.float32)
+
+
+def fit_and_centre(pixels: np.ndarray, size: int, resample: str = "bicubic-antialias") -> np.ndarray:
+    """Resize the longest side to `size` keeping the aspect ratio, centred on a black square."""
+    height, width = pixels.shape[:2]
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    if (new_w, new_h) != (width, height):
+        pixels = resize_pixels(pixels, new_w, new_h, resample)
+    canvas = np.zeros((size, size, *pixels.shape[2:]), dtype=np.float32)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = pixels
+    return canvas
+
+
+def crop_centre(pixels: np.ndarray, size: int, resize_to: int, resample: str) -> np.ndarray:
+    """Resize the shorter side to `resize_to` (never below `size`), then crop the centre `size` square."""
+    height, width = pixels.shape[:2]
+    scale = resize_to / min(width, height)
+    pixels = resize_pixels(pixels, max(size, round(width * scale)), max(size, round(height * scale)), resample)
+    top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
+    return pixels[top : top + size, left : left + size]
+
+
+def frame(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """The resize step: pixels [H, W(, 3)] -> [size, size(, 3)]."""
+    if prep.resize == "shorter-side-then-centre-crop":
+        return crop_centre(pixels, prep.size, prep.resize_to or prep.size, prep.resample)
+    if pixels.shape[:2] == (prep.size, prep.size):
+        return pixels  # already in the dataset's form
+    if prep.trim:
+        top, bottom, left, right = trim_box(pixels if pixels.ndim == 2 else pixels.mean(axis=2))
+        pixels = pixels[top:bottom, left:right]
+    return fit_and_centre(pixels, prep.size, prep.resample)
+
+
+def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
+    """A decoded image -> float32 [channels, size, size]. invert: None (the manifest's policy), True or False.
+
+    model.e2e.onnx does the same for the Fashion-MNIST models, in the graph."""
+    if prep.channels == 3:
+        pixels, alpha = rgb_on_white(image), None
+    else:
+        pixels, alpha = gray_and_alpha(image)
+    if prep.background == "dark":
+        policy = None if prep.invert == "auto" else False  # None: decide from the image's border
+        pixels = to_light_on_dark(pixels, alpha, policy if invert is None else invert)
+    # Quantise like the 8-bit training images, so a saved test image round-trips exactly.
+    quantised = np.clip(np.round(frame(pixels, prep)), 0, 255)
+    # The scale in double precision, as the manifest holds it: for 8-bit values this equals
+    # float32 division by 255 exactly, which is how the training data was scaled.
+    x = (quantised.astype(np.float64) * prep.scale).astype(np.float32)
+    if prep.mean:
+        x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    return np.ascontiguousarray(x)
+
+
+def prepare_file(path, prep: Preprocessing, invert=None) -> np.ndarray:
+    """An image file -> the model's input, as the bundle's manifest says."""
+    return prepare(open_image(path), prep, invert)

@@ -1,0 +1,112 @@
+"""Verify: the parity matrix. Every artifact x every runtime that can run it, against eager.
+
+The bundle's manifest names the model; the eager model is rebuilt from the bundle's state_dict.pth
+and run on real, random and edge inputs (verify.inputs); every other artifact answers the same
+inputs (verify.loaders) and is judged against it (verify.compare). Every failing row is reported at
+once, and verification.json goes into the bundle, its summary into the manifest.
+"""
+
+from pathlib import Path
+
+from toolkit.atomic import write_text
+from toolkit.errors import UsageError, VerificationError
+from toolkit.models import get_spec
+from toolkit.runtime import bundle
+from toolkit.runtime.schema import verification_summary
+from toolkit.verify import loaders
+from toolkit.verify.compare import compare, onnx_compatibility, score
+from toolkit.verify.e2e import e2e_row
+from toolkit.verify.inputs import verification_batches
+from toolkit.verify.report import failure_summary, format_table
+
+
+def open_bundle(model: str | None, bundle_dir) -> tuple:
+    """(bundle folder, manifest): --bundle, else exported/<model>; a model named beside it must be the manifest's."""
+    bundle_dir = (
+        Path(bundle_dir) if bundle_dir is not None else bundle.default_bundle_dir(model or bundle.DEFAULT_MODEL)
+    )
+    manifest = bundle.read_manifest(bundle_dir)
+    if model is not None and model != manifest.model:
+        raise UsageError(f"{bundle_dir} holds {manifest.model!r}, not {model!r} (name the bundle's own model or none)")
+    return bundle_dir, manifest
+
+
+def verify(
+    model: str | None = None, *, bundle_dir=None, atol: float | None = None, data_dir=None, skip=(), log=print
+) -> dict:
+    """Check every artifact of the bundle against the eager model; raises VerificationError on any failure.
+
+    The bundle is `bundle_dir`, else exported/<model> (fashion-mlp when neither is given); the model
+    verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given."""
+    bundle_dir, manifest = open_bundle(model, bundle_dir)
+    spec = get_spec(manifest.model)
+    atol = manifest.atol if atol is None else atol
+    net, state_path = loaders.eager_model(bundle_dir, manifest, spec)
+    batches = verification_batches(spec, data_dir)
+    rows = parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip)
+    if "onnx-e2e" in manifest.formats:
+        rows.append(e2e_row(bundle_dir, manifest, data_dir))
+    compatibility = onnx_compatibility(bundle_dir, manifest)
+    report = {
+        "model": manifest.model,
+        "passed": all(row["passed"] is not False for row in rows) and compatibility["passed"],
+        "atol": atol,
+        "atol_reason": manifest.tolerance.get("reason", "tk's default"),
+        "inputs": {
+            "dataset": spec.dataset or "none (seeded random inputs)",
+            "kinds": ["real", "random", "edge"],
+            "batch_sizes": sorted({b.size for b in batches if b.kind != "edge"}),
+            "samples": sum(len(b.x) for b in batches),
+        },
+        "onnx_compatibility": compatibility,
+        "files": {name: entry["sha256"] for name, entry in manifest.files.items()},
+        "rows": rows,
+    }
+    write_text(bundle_dir / bundle.VERIFICATION, bundle.dumps(report))
+    manifest.verification = verification_summary(report)
+    bundle.write_manifest(bundle_dir, manifest)
+    log(format_table(rows))
+    if not report["passed"]:
+        raise VerificationError(f"{bundle_dir}: verification failed: {failure_summary(report)}", report=report)
+    ran = sum(row["passed"] is not None for row in rows)
+    log(
+        f"{manifest.model}: all {ran} rows that ran match eager ({len(rows) - ran} not run) "
+        f"-> {bundle_dir / bundle.VERIFICATION}"
+    )
+    return report
+
+
+def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip) -> list:
+    """One row per artifact x runtime: eager's against itself first, then every other backend's."""
+    eager = loaders.torch_backend(net, state_path.name, "eager")
+    reference = [eager.run(b.x) for b in batches]
+    eager_score = score(spec, reference, batches)
+    rows = [
+        {
+            "artifact": eager.artifact,
+            "runtime": "eager",
+            **compare(spec, reference, reference, batches, atol, loaders.EXACT, eager_score),
+        }
+    ]
+    onnx_bytes = manifest.files.get(bundle.FORMAT_FILES["onnx"], {}).get("bytes")
+    for backend in loaders.artifact_backends(bundle_dir, manifest, net, skip):
+        if isinstance(backend, loaders.NotRun):
+            rows.append(
+                {
+                    "artifact": backend.artifact,
+                    "runtime": backend.runtime,
+                    "passed": None,
+                    "status": f"not run: {backend.reason}",
+                }
+            )
+            continue
+        outputs = [loaders.as_float32(backend.run(b.x)) for b in batches]
+        row = {
+            "artifact": backend.artifact,
+            "runtime": backend.runtime,
+            **compare(spec, reference, outputs, batches, atol, backend.rule, eager_score),
+        }
+        if backend.rule == loaders.TASK and onnx_bytes:
+            row["size_ratio"] = manifest.files[backend.artifact]["bytes"] / onnx_bytes
+        rows.append(row)
+    return rows
