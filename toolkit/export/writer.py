@@ -1,18 +1,24 @@
-"""Writing a bundle: every artifact atomically, the manifest last, stale files removed only after it.
+"""Writing a bundle as a whole: built in a staging folder beside the target, then swapped in at once.
 
-Artifacts of formats not re-exported stay listed if they were made from the same weights; the rest
-of the previous bundle's files are stale and go once the new manifest is in place. A verification
-report stays valid only while it checked exactly the files now listed.
+At every instant the target folder holds the old bundle or the new one, whole; a lock keeps a second
+export out, and staging folders a killed export left behind are removed by the next one. Artifacts of
+formats not re-exported are carried over if they were made from the same weights; a verification
+report is carried over only while it checked exactly the files now listed. Export never deletes a
+file one by one: the old folder goes as a whole, and only if it held nothing but a bundle's files.
 """
 
 import json
+import os
+import shutil
 from pathlib import Path
 
-from toolkit.atomic import write_bytes
-from toolkit.errors import ToolkitError
+from toolkit.atomic import folder_lock, remove_stale_staging, replaced_folder
+from toolkit.errors import ToolkitError, UsageError
 from toolkit.export import manifest as manifest_builder
 from toolkit.runtime import bundle
 from toolkit.runtime.schema import Manifest, verification_summary
+
+BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION}
 
 
 def previous_manifest(out_dir: Path) -> Manifest | None:
@@ -22,52 +28,85 @@ def previous_manifest(out_dir: Path) -> Manifest | None:
         return None
 
 
-def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None) -> Manifest:
-    """Write the built artifacts ({file name: (bytes, format)}) and their manifest into out_dir."""
-    out_dir = Path(out_dir)
-    previous = previous_manifest(out_dir)
-    files = {name: {"sha256": bundle.sha256_bytes(data), "bytes": len(data)} for name, (data, _) in built.items()}
-    format_files = {fmt: name for name, (_, fmt) in built.items()}
-    stale = _carry_over_still_valid_artifacts(out_dir, previous, files, format_files)
-    verification = _still_valid_verification(out_dir, files)
-    if verification is None:
-        stale.append(out_dir / bundle.VERIFICATION)
+def check_replaceable(out_dir: Path) -> None:
+    """The folder is absent, empty, or holds nothing but a bundle's files: replacing it loses nothing else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(out_dir))
+    if not out_dir.is_dir():
+        if out_dir.parent.exists() and not out_dir.parent.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(out_dir))
+        return
+    foreign = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in out_dir.iterdir()
+        if p.name not in BUNDLE_FILES and not (p.name.startswith(".tk-") and p.name.endswith(".tmp"))
+    )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UsageError(
+            f"{out_dir}: holds files that are not part of a bundle ({shown}); export into a new or empty folder"
+        )
 
-    for name, (data, _) in built.items():
-        write_bytes(out_dir / name, data)
-    onnx_bytes = built.get("model.onnx", (None,))[0]
-    manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes)
-    manifest.verification = verification
-    bundle.write_manifest(out_dir, manifest)
-    # Only now, with the new manifest in place, remove what no longer belongs to the bundle.
-    for path in stale:
-        path.unlink(missing_ok=True)
+
+def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None) -> Manifest:
+    """Write the built artifacts ({file name: (bytes, format)}) and their manifest as the bundle out_dir."""
+    out_dir = Path(out_dir)
+    check_replaceable(out_dir)
+    with folder_lock(out_dir):
+        remove_stale_staging(out_dir)
+        previous = previous_manifest(out_dir)
+        files = {name: {"sha256": bundle.sha256_bytes(data), "bytes": len(data)} for name, (data, _) in built.items()}
+        format_files = {fmt: name for name, (_, fmt) in built.items()}
+        carried = _still_valid_artifacts(out_dir, previous, files, format_files)
+        verification = _still_valid_verification(out_dir, files)
+        with replaced_folder(out_dir) as staging:
+            for name, (data, _) in built.items():
+                (staging / name).write_bytes(data)
+            for name in carried + ([bundle.VERIFICATION] if verification else []):
+                _copy(out_dir / name, staging / name)
+            onnx_bytes = built.get("model.onnx", (None,))[0]
+            manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes)
+            manifest.verification = verification
+            (staging / bundle.MANIFEST).write_text(bundle.dumps(manifest.to_dict()))
     return manifest
 
 
-def _carry_over_still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: dict) -> list:
-    """Artifacts of formats not re-exported stay listed if made from the same weights; the rest are stale."""
-    stale = []
+def _still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: dict) -> list:
+    """Artifacts of formats not re-exported, made from the same weights and intact: listed again, to copy over."""
     if previous is None:
-        return stale
+        return []
     state_dict = bundle.FORMAT_FILES["state-dict"]
-    same_weights = previous.files.get(state_dict, {}).get("sha256") == files[state_dict]["sha256"]
+    if previous.files.get(state_dict, {}).get("sha256") != files[state_dict]["sha256"]:
+        return []  # other weights: nothing made from the old ones may linger beside the new
+    carried = []
     for fmt, name in previous.formats.items():
-        if fmt in format_files or not (out_dir / name).is_file():
+        path = out_dir / name
+        if fmt in format_files or path.is_symlink() or not path.is_file():
             continue
-        if same_weights and bundle.sha256_file(out_dir / name) == previous.files[name]["sha256"]:
+        if bundle.sha256_file(path) == previous.files[name]["sha256"]:
             files[name], format_files[fmt] = previous.files[name], name
-        else:
-            stale.append(out_dir / name)  # made from other weights: must not linger beside the new ones
-    return stale
+            carried.append(name)
+    return carried
 
 
 def _still_valid_verification(out_dir: Path, files: dict):
     """The verification summary, when verification.json checked exactly these files; else None."""
+    path = out_dir / bundle.VERIFICATION
     try:
-        report = json.loads((out_dir / bundle.VERIFICATION).read_text())
+        report = json.loads(path.read_text()) if not path.is_symlink() else None
     except (OSError, ValueError):
         return None
-    if report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
-        return verification_summary(report)
+    if isinstance(report, dict) and report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
+        try:
+            return verification_summary(report)
+        except (KeyError, TypeError):
+            return None
     return None
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows (no bytes copied), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -11,24 +11,16 @@ from pathlib import Path
 
 from toolkit.atomic import write_text
 from toolkit.errors import BundleError, UsageError
-from toolkit.runtime.schema import VERIFICATION as VERIFICATION  # re-exported: the bundle's files are named here
+
+# The schema names the files a bundle may hold; re-exported here, where the bundle's layout is.
+from toolkit.runtime.schema import FORMAT_FILES as FORMAT_FILES
+from toolkit.runtime.schema import VERIFICATION as VERIFICATION
 from toolkit.runtime.schema import Manifest
 
 DEFAULT_MODEL = "fashion-mlp"  # what the commands act on when no model or bundle is named
+MAX_MANIFEST_BYTES = 16 * 2**20  # a manifest with 65,536 labels is about 1 MiB
 EXPORTED = Path("exported")  # where `tk export MODEL` writes by default
 MANIFEST = "manifest.json"
-
-# format name (as on the command line) -> artifact file in the bundle
-FORMAT_FILES = {
-    "state-dict": "state_dict.pth",
-    "torchscript": "model.ts",
-    "exported-program": "model.pt2",
-    "aoti": "model.aoti.pt2",
-    "onnx": "model.onnx",
-    "onnx-fp16": "model.fp16.onnx",
-    "onnx-int8": "model.int8.onnx",
-    "onnx-e2e": "model.e2e.onnx",
-}
 
 
 def default_bundle_dir(model: str) -> Path:
@@ -64,8 +56,12 @@ def read_manifest(bundle_dir) -> Manifest:
     if not bundle_dir.is_dir():
         raise UsageError(f"{bundle_dir}: no such bundle directory (run 'tk export' first)")
     path = bundle_dir / MANIFEST
+    if path.is_symlink():
+        raise BundleError(f"{path}: is a symlink; a bundle holds plain files only")
     if not path.is_file():
         raise BundleError(f"{bundle_dir}: no {MANIFEST} (not an exported bundle)")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; not a manifest tk wrote")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -96,11 +92,16 @@ def read_artifact(bundle_dir, manifest: Manifest, format_name: str) -> tuple:
 
 
 def _listed_path(bundle_dir, manifest: Manifest, format_name: str) -> Path:
+    """The artifact's path, confined to the bundle folder: its fixed name, a plain file, no symlink."""
     bundle_dir = Path(bundle_dir)
     name = manifest.formats.get(format_name)
     if name is None:
         raise BundleError(f"{bundle_dir}: bundle has no {format_name} artifact (export it with --format {format_name})")
+    if name != FORMAT_FILES[format_name]:  # the schema checks this too; a Manifest built in code might not
+        raise BundleError(f"{bundle_dir}: {format_name} must be {FORMAT_FILES[format_name]!r}, not {name!r}")
     path = bundle_dir / name
+    if path.is_symlink():
+        raise BundleError(f"{path}: is a symlink; a bundle holds plain files only")
     if not path.is_file():
         raise BundleError(f"{path}: listed in the manifest but missing")
     return path

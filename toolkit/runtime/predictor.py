@@ -14,7 +14,7 @@ from toolkit.errors import BundleError, InputError, ToolkitError, UsageError
 from toolkit.runtime import bundle
 from toolkit.runtime.preprocess import prepare_file
 from toolkit.runtime.rows import rows_from_csv, rows_from_values
-from toolkit.runtime.session import make_session
+from toolkit.runtime.session import check_io, make_session
 
 DEFAULT_BUNDLE = bundle.default_bundle_dir(bundle.DEFAULT_MODEL)
 CHUNK = 256  # inputs prepared and answered per ONNX Runtime call
@@ -50,6 +50,7 @@ class Predictor:
             raise
         except Exception as exc:
             raise BundleError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
+        check_io(self.session, self.manifest, path)
         self.labels = list(self.manifest.labels)
         self.features = list(self.manifest.input.features)
         self.warning = self.manifest.warning  # e.g. an untrained model's bundle

@@ -8,48 +8,27 @@ the field at fault in a BundleError. Standard library only: the runtime reads bu
 from dataclasses import dataclass, field, fields
 
 from toolkit.errors import BundleError
+from toolkit.runtime import validation
+from toolkit.runtime.validation import MAX_IMAGE_SIDE, MAX_LABELS, MAX_RESIZE_TO, Reader, read_shape
 
 SCHEMA_VERSION = 1
 BATCH = "batch"  # the name of the dynamic leading dim in every shape
 VERIFICATION = "verification.json"  # the report `tk verify` writes into the bundle, summarised in the manifest
+# format name (as on the command line) -> its file in the bundle: the only artifact names a bundle may hold
+FORMAT_FILES = {
+    "state-dict": "state_dict.pth",
+    "torchscript": "model.ts",
+    "exported-program": "model.pt2",
+    "aoti": "model.aoti.pt2",
+    "onnx": "model.onnx",
+    "onnx-fp16": "model.fp16.onnx",
+    "onnx-int8": "model.int8.onnx",
+    "onnx-e2e": "model.e2e.onnx",
+}
 
 
-class Reader:
-    """Typed access to one JSON object of the manifest; errors name the field's dotted path."""
-
-    def __init__(self, data, where: str):
-        if not isinstance(data, dict):
-            raise BundleError(f"manifest.json: {where} must be an object, not {type(data).__name__}")
-        self.data, self.where = data, where
-
-    def path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def get(self, key: str, kind, optional: bool = False):
-        value = self.data.get(key)
-        if value is None:
-            if optional:
-                return None
-            raise BundleError(f"manifest.json: missing {self.path(key)}")
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # bool is an int in Python; a manifest that says `"size": true` is still wrong
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            raise BundleError(f"manifest.json: {self.path(key)} must be {names}, not {type(value).__name__}")
-        return value
-
-    def choice(self, key: str, choices: tuple, optional: bool = False):
-        value = self.get(key, str, optional)
-        if value not in choices and not (value is None and optional):
-            raise BundleError(f"manifest.json: {self.path(key)} {value!r} is not one of {', '.join(map(str, choices))}")
-        return value
-
-    def child(self, key: str, optional: bool = False):
-        value = self.get(key, dict, optional)
-        return None if value is None else Reader(value, self.path(key))
-
-
-NUMBER = (int, float)
+TASKS = ("classification", "binary-classification", "regression")
+OUTPUT_KINDS = ("logits", "probabilities", "probability", "value")
 RESIZE_MODES = ("longest-side-keep-aspect", "shorter-side-then-centre-crop")
 RESAMPLE_MODES = ("bicubic-antialias", "bilinear")
 INVERT_MODES = ("auto", "never")
@@ -80,15 +59,15 @@ class InputSchema:
 
     @classmethod
     def from_dict(cls, reader: Reader) -> "InputSchema":
-        features = reader.get("features", list, optional=True)
-        value_range = reader.get("range", list, optional=True)
+        reader.only({"name", "kind", "dtype", "shape", "features", "range"})
+        kind = reader.choice("kind", ("image", "tabular"))
         return cls(
             name=reader.get("name", str),
-            kind=reader.get("kind", str),
-            dtype=reader.get("dtype", str),
-            shape=tuple(reader.get("shape", list)),
-            features=tuple(features or ()),
-            value_range=None if value_range is None else tuple(value_range),
+            kind=kind,
+            dtype=reader.choice("dtype", ("float32",)),
+            shape=read_shape(reader),
+            features=reader.strings("features", validation.MAX_DIM) if kind == "tabular" else (),
+            value_range=reader.numbers("range", 2) if "range" in reader.data else None,
         )
 
 
@@ -106,11 +85,12 @@ class OutputSchema:
 
     @classmethod
     def from_dict(cls, reader: Reader) -> "OutputSchema":
+        reader.only({"name", "kind", "dtype", "shape"})
         return cls(
             name=reader.get("name", str),
-            kind=reader.get("kind", str),
-            dtype=reader.get("dtype", str),
-            shape=tuple(reader.get("shape", list)),
+            kind=reader.choice("kind", OUTPUT_KINDS),
+            dtype=reader.choice("dtype", ("float32",)),
+            shape=read_shape(reader),
         )
 
 
@@ -139,18 +119,22 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, reader: Reader) -> "Preprocessing":
+        reader.only({f.name for f in fields(cls)})
+        channels = reader.integer("channels", 1, 3)
+        if channels == 2:
+            raise validation.invalid(reader.path("channels"), "must be 1 (gray) or 3 (RGB)")
         return cls(
-            size=reader.get("size", int),
-            channels=reader.get("channels", int),
-            scale=reader.get("scale", NUMBER),
+            size=reader.integer("size", 1, MAX_IMAGE_SIDE),
+            channels=channels,
+            scale=reader.number("scale", 1e-6, 1.0),
             background=reader.choice("background", ("dark",), optional=True),
             invert=reader.choice("invert", INVERT_MODES),
             trim=reader.get("trim", bool),
             resize=reader.choice("resize", RESIZE_MODES),
             resample=reader.choice("resample", RESAMPLE_MODES),
-            mean=tuple(reader.get("mean", list)),
-            std=tuple(reader.get("std", list)),
-            resize_to=reader.get("resize_to", int, optional=True),
+            mean=reader.numbers("mean", 3),
+            std=reader.numbers("std", 3, positive=True),
+            resize_to=reader.integer("resize_to", 1, MAX_RESIZE_TO, optional=True),
         )
 
 
@@ -200,23 +184,25 @@ class Manifest:
     @classmethod
     def from_dict(cls, data) -> "Manifest":
         top = Reader(data, "")
-        version = data.get("schema_version") if isinstance(data, dict) else None
+        version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise BundleError(f"manifest.json: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+        top.only({f.name for f in fields(cls)})
         tolerance = top.child("tolerance")
-        tolerance.get("atol", NUMBER)
+        tolerance.number("atol", 0.0)
         preprocessing = top.child("preprocessing", optional=True)
-        return cls(
+        files = validation.read_files(top, set(FORMAT_FILES.values()))
+        manifest = cls(
             model=top.get("model", str),
-            task=top.get("task", str),
+            task=top.choice("task", TASKS),
             description=top.get("description", str),
             dataset=top.get("dataset", str, optional=True),
             input=InputSchema.from_dict(top.child("input")),
             output=OutputSchema.from_dict(top.child("output")),
-            labels=tuple(top.get("labels", list)),
+            labels=top.strings("labels", MAX_LABELS),
             preprocessing=Preprocessing.from_dict(preprocessing) if preprocessing else None,
-            files=top.get("files", dict),
-            formats=top.get("formats", dict),
+            files=files,
+            formats=validation.read_formats(top, FORMAT_FILES, files),
             onnx=top.get("onnx", dict, optional=True),
             versions=top.get("versions", dict),
             weights=top.get("weights", dict),
@@ -226,3 +212,5 @@ class Manifest:
             verification=top.get("verification", dict, optional=True),
             warning=top.get("warning", str, optional=True),
         )
+        validation.check_consistency(manifest)
+        return manifest

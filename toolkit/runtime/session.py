@@ -4,7 +4,7 @@ import os
 
 import onnxruntime as ort
 
-from toolkit.errors import UsageError
+from toolkit.errors import BundleError, UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -36,3 +36,29 @@ def make_session(model_bytes: bytes, device: str = "auto", threads: int = 0, cud
             raise UsageError(f"CUDA provider requested but ONNX Runtime is using {session.get_providers()[0]}")
         session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     return session
+
+
+def check_io(session: ort.InferenceSession, manifest, path) -> None:
+    """The graph's declared input and output against the manifest's, before the first inference:
+    a valid ONNX file that disagrees with its manifest is a BundleError, not an ORT traceback later."""
+    declared_in, declared_out = manifest.input, manifest.output
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if list(inputs) != [declared_in.name]:
+        raise BundleError(
+            f"{path}: the graph's inputs {list(inputs)} are not the manifest's input {declared_in.name!r}"
+        )
+    if declared_out.name not in outputs:
+        raise BundleError(f"{path}: the graph has no output {declared_out.name!r} (it has {list(outputs)})")
+    for kind, graph, declared in (
+        ("input", inputs[declared_in.name], declared_in),
+        ("output", outputs[declared_out.name], declared_out),
+    ):
+        if graph.type != "tensor(float)":
+            raise BundleError(f"{path}: the graph's {kind} {graph.name!r} is {graph.type}, the manifest says float32")
+        fixed = [d if isinstance(d, int) else None for d in graph.shape]
+        wanted = [None, *declared.shape[1:]]
+        if len(fixed) != len(wanted) or any(f is not None and f != w for f, w in zip(fixed, wanted, strict=True)):
+            raise BundleError(
+                f"{path}: {kind} {graph.name!r} is {graph.shape} in the graph, {list(declared.shape)} in the manifest"
+            )

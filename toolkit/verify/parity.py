@@ -8,7 +8,7 @@ once, and verification.json goes into the bundle, its summary into the manifest.
 
 from pathlib import Path
 
-from toolkit.atomic import write_text
+from toolkit.atomic import folder_lock, write_text
 from toolkit.errors import UsageError, VerificationError
 from toolkit.models import get_spec
 from toolkit.runtime import bundle
@@ -38,16 +38,36 @@ def verify(
 
     The bundle is `bundle_dir`, else exported/<model> (fashion-mlp when neither is given); the model
     verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given."""
-    bundle_dir, manifest = open_bundle(model, bundle_dir)
+    bundle_dir, _ = open_bundle(model, bundle_dir)
+    # Held throughout: an export swapping the folder mid-run would otherwise get this run's report,
+    # and the manifest it read, written over its new bundle.
+    with folder_lock(bundle_dir):
+        bundle_dir, manifest = open_bundle(model, bundle_dir)
+        report = parity_report(bundle_dir, manifest, manifest.atol if atol is None else atol, data_dir, skip)
+        write_text(bundle_dir / bundle.VERIFICATION, bundle.dumps(report))
+        manifest.verification = verification_summary(report)
+        bundle.write_manifest(bundle_dir, manifest)
+    log(format_table(report["rows"]))
+    if not report["passed"]:
+        raise VerificationError(f"{bundle_dir}: verification failed: {failure_summary(report)}", report=report)
+    ran = sum(row["passed"] is not None for row in report["rows"])
+    log(
+        f"{manifest.model}: all {ran} rows that ran match eager ({len(report['rows']) - ran} not run) "
+        f"-> {bundle_dir / bundle.VERIFICATION}"
+    )
+    return report
+
+
+def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip) -> dict:
+    """The whole verification.json: every row, ONNX compatibility, the inputs, and the files it checked."""
     spec = get_spec(manifest.model)
-    atol = manifest.atol if atol is None else atol
     net, state_path = loaders.eager_model(bundle_dir, manifest, spec)
     batches = verification_batches(spec, data_dir)
     rows = parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip)
     if "onnx-e2e" in manifest.formats:
         rows.append(e2e_row(bundle_dir, manifest, data_dir))
     compatibility = onnx_compatibility(bundle_dir, manifest)
-    report = {
+    return {
         "model": manifest.model,
         "passed": all(row["passed"] is not False for row in rows) and compatibility["passed"],
         "atol": atol,
@@ -62,18 +82,6 @@ def verify(
         "files": {name: entry["sha256"] for name, entry in manifest.files.items()},
         "rows": rows,
     }
-    write_text(bundle_dir / bundle.VERIFICATION, bundle.dumps(report))
-    manifest.verification = verification_summary(report)
-    bundle.write_manifest(bundle_dir, manifest)
-    log(format_table(rows))
-    if not report["passed"]:
-        raise VerificationError(f"{bundle_dir}: verification failed: {failure_summary(report)}", report=report)
-    ran = sum(row["passed"] is not None for row in rows)
-    log(
-        f"{manifest.model}: all {ran} rows that ran match eager ({len(rows) - ran} not run) "
-        f"-> {bundle_dir / bundle.VERIFICATION}"
-    )
-    return report
 
 
 def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip) -> list:
