@@ -95,3 +95,18 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     """Run in an empty folder, so default paths (runs/, exported/) resolve there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trust_record(tmp_path_factory):
+    """This session's own record of the artifacts it exported, not the user's (subprocesses inherit it)."""
+    import os
+
+    path = tmp_path_factory.mktemp("trust") / "exported-artifacts.txt"
+    previous = os.environ.get("TK_TRUST_FILE")
+    os.environ["TK_TRUST_FILE"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["TK_TRUST_FILE"]
+    else:
+        os.environ["TK_TRUST_FILE"] = previous

@@ -63,7 +63,12 @@ def test_a_failure_after_the_swap_leaves_the_new_bundle_whole(quick_bundle, tmp_
     with pytest.raises(OSError, match="No space left"):
         export_other_weights(quick_bundle, tmp_path)
     manifest = bundle.read_manifest(quick_bundle)
-    assert snapshot(quick_bundle) != old and set(manifest.formats) == {"state-dict", "torchscript", "onnx"}
+    assert snapshot(quick_bundle) != old and set(manifest.formats) == {
+        "state-dict",
+        "safetensors",
+        "torchscript",
+        "onnx",
+    }
     for fmt in manifest.formats:
         bundle.artifact_path(quick_bundle, manifest, fmt)  # every file matches the new manifest
     assert staging_left(quick_bundle) == []

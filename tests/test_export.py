@@ -20,7 +20,7 @@ from conftest import REPO, quiet
 
 def test_bundle_contents_and_manifest(quick_bundle_master):
     files = sorted(p.name for p in quick_bundle_master.iterdir())
-    assert files == ["manifest.json", "model.onnx", "model.ts", "state_dict.pth"]  # no .data side file
+    assert files == ["manifest.json", "model.onnx", "model.safetensors", "model.ts", "state_dict.pth"]  # no .data file
     manifest = json.loads((quick_bundle_master / "manifest.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["model"] == "fashion-mlp" and manifest["task"] == "classification"
@@ -90,6 +90,7 @@ def test_export_twice_is_byte_identical_across_processes(quick_run, tmp_path):
         "model.int8.onnx",
         "model.onnx",
         "model.pt2",
+        "model.safetensors",
         "model.ts",
         "state_dict.pth",
     ]
@@ -134,18 +135,17 @@ def test_weights_fall_back_from_run_to_bundle(cli, in_tmp, quick_run, quick_bund
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
     assert manifest["weights"]["source"] == "run" and manifest["formats"] == {
         "state-dict": "state_dict.pth",
+        "safetensors": "model.safetensors",
         "onnx": "model.onnx",
     }
     shutil.rmtree(in_tmp / "runs")
-    result = cli(
-        "export", "-f", "torchscript", "-f", "onnx"
-    )  # no run any more: re-export from the bundle's own state_dict.pth
+    result = cli("export", "-f", "torchscript", "-f", "onnx")  # no run any more: the bundle's own weights
     assert result.exit_code == 0, result.output
     manifest = json.loads((in_tmp / "exported/fashion-mlp/manifest.json").read_text())
-    assert manifest["weights"]["source"] == "bundle"
+    assert manifest["weights"] == {"source": "bundle", "path": "exported/fashion-mlp/model.safetensors"}
     assert manifest["training"]["epochs"] == 2  # carried over: same weights, same training
     assert result.stdout.count("deprecates") == 1 and "Warning" not in result.output  # said once, not sprayed
-    assert set(manifest["formats"]) == {"state-dict", "torchscript", "onnx"}
+    assert set(manifest["formats"]) == {"state-dict", "safetensors", "torchscript", "onnx"}
 
 
 def test_no_weights_anywhere(cli, in_tmp):

@@ -21,6 +21,7 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
     manifest = json.loads((full_bundle_master / "manifest.json").read_text())
     assert set(manifest["formats"]) == {
         "state-dict",
+        "safetensors",
         "torchscript",
         "exported-program",
         "aoti",
@@ -32,8 +33,9 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
     report = verify("fashion-mlp", bundle_dir=full_bundle_master, log=quiet)  # torch.compile included
     rows = {(r["artifact"], r["runtime"]): r for r in report["rows"]}
     for key in [
+        ("model.safetensors", "eager"),
+        ("model.safetensors", "torch.compile"),
         ("state_dict.pth", "eager"),
-        ("state_dict.pth", "torch.compile"),
         ("model.ts", "torchscript"),
         ("model.pt2", "exported-program"),
         ("model.aoti.pt2", "aoti-cpu"),
@@ -43,7 +45,7 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
     for name in ("model.fp16.onnx", "model.int8.onnx"):
         row = rows[(name, "onnxruntime-cpu")]
         assert row["rule"] == "task" and row["passed"] and row["size_ratio"] < (0.55 if "fp16" in name else 0.3)
-        assert abs(row["accuracy"] - rows[("state_dict.pth", "eager")]["accuracy"]) <= 0.005
+        assert abs(row["accuracy"] - rows[("model.safetensors", "eager")]["accuracy"]) <= 0.005
     e2e = rows[("model.e2e.onnx", "onnxruntime-cpu")]
     assert e2e["rule"] == "e2e" and e2e["passed"] and e2e["argmax_agreement"] >= 0.99
     assert set(e2e["agreement_by_input"]) == {"28x28 gray", "56x56 gray", "90x70 RGB photo"}
@@ -74,7 +76,7 @@ def test_reduced_precision_formats(cli, quick_run, tmp_path):
     )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert set(manifest["formats"]) == {"state-dict", "onnx", "onnx-fp16", "onnx-int8"}
+    assert set(manifest["formats"]) == {"state-dict", "safetensors", "onnx", "onnx-fp16", "onnx-int8"}
     fp16 = onnx.load(tmp_path / "model.fp16.onnx")
     assert fp16.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 in and out
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in fp16.graph.initializer)

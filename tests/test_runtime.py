@@ -111,7 +111,7 @@ def test_readme_embedding_example_runs_with_onnxruntime_alone(tmp_path):
 
 def test_manifest_hashes_are_checked_for_every_format(quick_bundle):
     manifest = bundle.read_manifest(quick_bundle)
-    assert set(manifest.formats) == {"state-dict", "torchscript", "onnx"}
+    assert set(manifest.formats) == {"state-dict", "safetensors", "torchscript", "onnx"}
     for fmt, name in manifest.formats.items():
         assert bundle.artifact_path(quick_bundle, manifest, fmt).is_file()  # intact: accepted
         original = (quick_bundle / name).read_bytes()

@@ -1,7 +1,13 @@
 """A bundle is untrusted input: confined file names, a validated manifest, and graphs checked against it."""
 
 import json
+import os
+import pickle
 import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import onnx
 import pytest
@@ -98,3 +104,69 @@ def test_reexport_never_deletes_a_file_the_old_manifest_named_outside_the_bundle
         "fashion-mlp", formats=["onnx"], out_dir=quick_bundle, checkpoint_file=quick_run / "checkpoint.pt", log=quiet
     )
     assert victim.read_text() == "keep me"
+
+
+def plant_pickle(pt2: Path, marker: Path) -> None:
+    """Mark one weight of an ExportedProgram as a pickle and make that pickle run a shell command."""
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with zipfile.ZipFile(pt2) as source:
+        entries = {info.filename: source.read(info) for info in source.infolist()}
+    config_name = next(name for name in entries if name.endswith("weights/model_weights_config.json"))
+    config = json.loads(entries[config_name])
+    weight = config["config"]["linear_relu_stack.4.bias"]
+    weight["use_pickle"] = True
+    entries[config_name] = json.dumps(config).encode()
+    entries[next(n for n in entries if n.endswith(f"weights/{weight['path_name']}"))] = pickle.dumps(Payload())
+    with zipfile.ZipFile(pt2, "w") as target:
+        for name, data in entries.items():
+            target.writestr(name, data)
+
+
+def rehash(bundle_dir: Path, name: str) -> None:
+    """What an attacker does after editing a file: the manifest's sha256 follows (it proves nothing)."""
+    from toolkit.runtime import bundle
+
+    manifest = bundle.read_manifest(bundle_dir)
+    manifest.files[name] = bundle.file_entry(bundle_dir / name)
+    bundle.write_manifest(bundle_dir, manifest)
+
+
+def test_a_pickle_planted_in_an_exported_program_never_runs(cli, quick_run, tmp_path):
+    from toolkit.export import export
+
+    bundle_dir, marker = tmp_path / "bundle", tmp_path / "PWNED"
+    export(
+        "fashion-mlp",
+        formats=["exported-program", "onnx"],
+        out_dir=bundle_dir,
+        checkpoint_file=quick_run / "checkpoint.pt",
+        log=quiet,
+    )
+    plant_pickle(bundle_dir / "model.pt2", marker)
+    rehash(bundle_dir, "model.pt2")
+    result = cli("verify", "--bundle", bundle_dir, "--skip", "torch.compile", "--json")
+    assert result.exit_code == 0, result.output  # every other row still runs and passes
+    (row,) = [r for r in json.loads(result.stdout)["rows"] if r["artifact"] == "model.pt2"]
+    assert row["passed"] is None and row["status"].startswith("not run: may execute code")
+    assert not marker.exists()
+    # The planted file is a real exploit: torch's own loader runs the command.
+    subprocess.run(
+        [sys.executable, "-c", f"import torch; torch.export.load({str(bundle_dir / 'model.pt2')!r})"],
+        capture_output=True,
+    )
+    assert marker.exists()
+
+
+def test_code_carrying_files_from_elsewhere_run_only_with_trust_code(cli, quick_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("TK_TRUST_FILE", str(tmp_path / "another-machine.txt"))  # it did not export model.ts
+    result = cli("verify", "--bundle", quick_bundle, "--skip", "torch.compile", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {(r["artifact"], r["runtime"]): r for r in json.loads(result.stdout)["rows"]}
+    assert rows[("model.ts", "torchscript")]["status"].startswith("not run: may execute code")
+    assert rows[("model.safetensors", "eager")]["passed"] and rows[("state_dict.pth", "eager")]["passed"]  # plain data
+    result = cli("verify", "--bundle", quick_bundle, "--skip", "torch.compile", "--json", "--trust-code")
+    assert {r["artifact"]: r for r in json.loads(result.stdout)["rows"]}["model.ts"]["passed"] is True

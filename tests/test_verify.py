@@ -15,8 +15,13 @@ from conftest import CLASSIC_FORMATS, FAST, REPO, quiet
 def test_verify_passes_and_writes_report(quick_bundle):
     report = verify("fashion-mlp", bundle_dir=quick_bundle, log=quiet, skip=FAST)
     assert report["passed"]
-    runtimes = [row["runtime"] for row in report["rows"]]
-    assert runtimes[:4] == ["eager", "torch.compile", "torchscript", "onnxruntime-cpu"]
+    assert [(r["artifact"], r["runtime"]) for r in report["rows"]][:5] == [
+        ("model.safetensors", "eager"),  # the reference: the weights in a format that cannot carry code
+        ("model.safetensors", "torch.compile"),
+        ("state_dict.pth", "eager"),  # the tutorials' torch.load file holds the very same weights
+        ("model.ts", "torchscript"),
+        ("model.onnx", "onnxruntime-cpu"),
+    ]
     assert report["rows"][1]["passed"] is None and report["rows"][1]["status"] == "not run: skipped on request"
     assert report["inputs"]["batch_sizes"] == [1, 7, 512] and report["inputs"]["kinds"] == ["real", "random", "edge"]
     on_disk = json.loads((quick_bundle / "verification.json").read_text())

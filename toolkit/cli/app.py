@@ -30,6 +30,14 @@ class Device(str, Enum):
 
 ModelArg = Annotated[str, typer.Argument(help="Registered model name (see 'tk models').")]
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")]
+PublicKeyOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--verify-signature",
+        help="Refuse the bundle unless its manifest.sig is this Ed25519 public key's signature (tk export --sign).",
+        show_default=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 1):

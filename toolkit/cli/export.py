@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from toolkit.cli.app import DataDirOption, ModelArg
+from toolkit.cli.app import DataDirOption, ModelArg, PublicKeyOption
 from toolkit.errors import VerificationError
 from toolkit.runtime.bundle import DEFAULT_MODEL, FORMAT_FILES, dumps
 
@@ -23,6 +23,7 @@ WEIGHTS_HELP = (
 OPSET_HELP = "ONNX opset to emit (default: torch's, or the newest --min-ort loads)."
 MIN_ORT_HELP = "Oldest ONNX Runtime that must load the ONNX files, e.g. 1.17."
 CALIBRATION_HELP = "Folder with the Fashion-MNIST idx .gz files (int8 calibration)."
+SIGN_HELP = "Sign the bundle with this Ed25519 private key (PEM; 'tk keygen KEY' makes a pair): writes manifest.sig."
 
 
 def export(
@@ -33,13 +34,21 @@ def export(
     opset: Annotated[Optional[int], typer.Option(help=OPSET_HELP)] = None,
     min_ort: Annotated[Optional[str], typer.Option("--min-ort", help=MIN_ORT_HELP)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help=CALIBRATION_HELP)] = None,
+    sign: Annotated[Optional[Path], typer.Option("--sign", help=SIGN_HELP, show_default=False)] = None,
 ):
     """Export the eager model in eval mode to every deployment format, with manifest.json."""
     from toolkit.export import export as run_export
 
     formats = [f.value for f in format]
     run_export(
-        model, formats=formats, out_dir=out, checkpoint_file=checkpoint, opset=opset, min_ort=min_ort, data_dir=data_dir
+        model,
+        formats=formats,
+        out_dir=out,
+        checkpoint_file=checkpoint,
+        opset=opset,
+        min_ort=min_ort,
+        data_dir=data_dir,
+        sign_key=sign,
     )
 
 
@@ -51,6 +60,10 @@ ATOL_HELP = (
     "Largest allowed absolute difference from the eager model (default: the bundle's own tolerance, 1e-4 for most)."
 )
 SKIP_HELP = "Leave a runtime out of the matrix (listed as not run), e.g. torch.compile."
+TRUST_HELP = (
+    "Also load TorchScript, ExportedProgram and AOTInductor files this machine did not export "
+    "(they can execute code when loaded; without this their rows say 'not run')."
+)
 
 
 def verify(
@@ -62,13 +75,24 @@ def verify(
         bool, typer.Option("--json", help="Print this run's verification.json instead of the table.")
     ] = False,
     skip: Annotated[Optional[list[str]], typer.Option(help=SKIP_HELP, show_default=False)] = None,
+    trust_code: Annotated[bool, typer.Option("--trust-code", help=TRUST_HELP)] = False,
+    public_key: PublicKeyOption = None,
 ):
     """The parity matrix: every artifact on every runtime against eager; exit 1 listing every failing row."""
     from toolkit.verify import verify as run_verify
 
     log = (lambda _line: None) if json_output else typer.echo
     try:
-        report = run_verify(model, bundle_dir=bundle, atol=atol, data_dir=data_dir, skip=tuple(skip or ()), log=log)
+        report = run_verify(
+            model,
+            bundle_dir=bundle,
+            atol=atol,
+            data_dir=data_dir,
+            skip=tuple(skip or ()),
+            trust_code=trust_code,
+            public_key=public_key,
+            log=log,
+        )
     except VerificationError as exc:
         if json_output and exc.report is not None:  # this run's failing report; never an earlier one
             typer.echo(dumps(exc.report), nl=False)

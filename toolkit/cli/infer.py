@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from toolkit.cli.app import Device
+from toolkit.cli.app import Device, PublicKeyOption
 from toolkit.runtime.bundle import DEFAULT_MODEL, default_bundle_dir
 
 PATHS_HELP = "Image files (PNG, JPEG, GIF, WEBP, BMP, ...); CSV files for tabular models."
@@ -23,11 +23,12 @@ def infer(
     json_output: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per input, in order.")] = False,
     invert: Annotated[Optional[bool], typer.Option("--invert/--no-invert", help=INVERT_HELP)] = None,
     device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
+    public_key: PublicKeyOption = None,
 ):
     """Answer images (or tabular rows) with the exported ONNX model (no torch needed)."""
     from toolkit.runtime import Predictor
 
-    predictor = Predictor(model, device=device.value, threads=1)
+    predictor = Predictor(model, device=device.value, threads=1, public_key=public_key)
     if predictor.warning:
         typer.echo(f"tk: warning: {model}: {predictor.warning}", err=True)
     failed = 0

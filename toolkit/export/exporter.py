@@ -16,6 +16,7 @@ from toolkit.export.formats import OnnxOptions, build_artifacts, resolve_formats
 from toolkit.export.weights import eager_module, load_model
 from toolkit.export.writer import write_bundle
 from toolkit.models import get_spec
+from toolkit.runtime import signing
 from toolkit.runtime.bundle import default_bundle_dir
 from toolkit.train.prepare import RUNS
 
@@ -33,13 +34,17 @@ def export(
     opset=None,
     min_ort=None,
     data_dir=None,
+    sign_key=None,
     log=print,
 ):
     """Export `model`'s weights to the bundle at out_dir (default exported/<model>); returns the Manifest.
 
-    `--format triton` writes a Triton model repository entry into out_dir instead (see export.triton)."""
+    `sign_key`: an Ed25519 private key file; the bundle gets manifest.sig. `--format triton` writes a
+    Triton model repository entry into out_dir instead (see export.triton)."""
     spec = get_spec(model)
     options = OnnxOptions(opset, min_ort, data_dir)
+    if sign_key is not None:
+        signing.read_key(sign_key, private=True)  # a bad key fails now, not after the build
     if "triton" in formats:
         from toolkit.export.triton import export_triton
 
@@ -49,17 +54,20 @@ def export(
     formats = resolve_formats(spec, formats)
     out_dir = Path(out_dir) if out_dir is not None else default_bundle_dir(model)
     net, weights, ckpt = load_model(spec, checkpoint_file, out_dir, runs_dir, log)
-    return export_module(net, model, out_dir, formats, weights, ckpt, log, options)
+    return export_module(net, model, out_dir, formats, weights, ckpt, log, options, sign_key)
 
 
-def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None, log=print, options=None):
+def export_module(
+    module, model: str, out_dir, formats, weights: dict, ckpt=None, log=print, options=None, sign_key=None
+):
     """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode.
 
     `ckpt` is the training checkpoint the weights came from, if any (for the manifest's training summary).
     """
     spec = get_spec(model)
+    formats = resolve_formats(spec, formats)  # the weights files always travel
     built = build_in_eval_mode(eager_module(module), spec, formats, options or OnnxOptions(), log)
-    manifest = write_bundle(out_dir, spec, built, weights, ckpt)
+    manifest = write_bundle(out_dir, spec, built, weights, ckpt, sign_key)
     origin = (
         "seeded random weights, UNTRAINED"
         if weights["path"] is None
@@ -68,6 +76,8 @@ def export_module(module, model: str, out_dir, formats, weights: dict, ckpt=None
     log(f"{model}: exported {', '.join(sorted(manifest.formats))} -> {out_dir} ({origin})")
     if "torchscript" in formats:
         log(f"note: {TORCHSCRIPT_NOTE}")
+    if sign_key is not None:
+        log(f"{model}: signed with {sign_key} -> {Path(out_dir) / signing.SIGNATURE}")
     return manifest
 
 

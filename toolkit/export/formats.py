@@ -42,7 +42,8 @@ def applicable_formats(spec) -> list:
 
 
 def resolve_formats(spec, formats) -> list:
-    """The formats to build, in a fixed order, state-dict first: verify rebuilds the eager model from it."""
+    """The formats to build, the weights first: model.safetensors is what tk reads back (verify rebuilds the
+    eager model from it), state_dict.pth what the tutorials' own torch.load reads."""
     chosen = []
     for fmt in formats:
         if fmt == "all":
@@ -55,7 +56,8 @@ def resolve_formats(spec, formats) -> list:
             )
         else:
             chosen.append(fmt)
-    return ["state-dict"] + [f for f in dict.fromkeys(chosen) if f != "state-dict"]
+    weights = ["state-dict", "safetensors"]
+    return weights + [f for f in dict.fromkeys(chosen) if f not in weights]
 
 
 def build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
@@ -77,6 +79,7 @@ def build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
 
     builders = {
         "state-dict": lambda: torch_formats.state_dict_bytes(module),
+        "safetensors": lambda: torch_formats.safetensors_bytes(module),
         "torchscript": lambda: torch_formats.torchscript_bytes(module),
         "exported-program": lambda: torch_formats.exported_program_bytes(program()),
         "aoti": lambda: torch_formats.aoti_package_bytes(program()),

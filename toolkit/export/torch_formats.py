@@ -31,6 +31,13 @@ def state_dict_bytes(module: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
+def safetensors_bytes(module: torch.nn.Module) -> bytes:
+    """The same tensors as state_dict.pth in safetensors: plain data that no loader can mistake for code."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+
+
 def torchscript_bytes(module: torch.nn.Module) -> bytes:
     """torch.jit.script, saved without its debug records (they hold this checkout's source paths)."""
     with warnings.catch_warnings():

@@ -1,7 +1,9 @@
 """The one weight lookup: which weights an export (or a benchmark) uses, and the eval-mode module holding them.
 
-Order: --checkpoint/--weights FILE, the model's latest run (runs/<model>/checkpoint.pt), the bundle's
-own state_dict.pth; for a model tk does not train, seeded random weights last, flagged as untrained.
+Order: --checkpoint/--weights FILE (a tk checkpoint, a state_dict .pth or a .safetensors file), the
+model's latest run (runs/<model>/checkpoint.pt), the bundle's own model.safetensors (or state_dict.pth
+in bundles made before it); for a model tk does not train, seeded random weights last, flagged as
+untrained.
 """
 
 from pathlib import Path
@@ -23,7 +25,8 @@ def weight_candidates(model: str, checkpoint_file=None, bundle_dir=None, runs_di
     if checkpoint_file is not None:
         return [("checkpoint", Path(checkpoint_file))]
     found = [("run", Path(runs_dir) / model / checkpoint.CHECKPOINT_NAME)]
-    if bundle_dir is not None:
+    if bundle_dir is not None:  # the bundle's own weights: safetensors (no code), else an older bundle's .pth
+        found.append(("bundle", Path(bundle_dir) / FORMAT_FILES["safetensors"]))
         found.append(("bundle", Path(bundle_dir) / FORMAT_FILES["state-dict"]))
     return found
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from toolkit.atomic import folder_lock, remove_stale_staging, replaced_folder
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.export import manifest as manifest_builder
-from toolkit.runtime import bundle
+from toolkit.runtime import bundle, signing, trust
 from toolkit.runtime.schema import Manifest, verification_summary
 
-BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION}
+BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION, signing.SIGNATURE}
 
 
 def previous_manifest(out_dir: Path) -> Manifest | None:
@@ -48,8 +48,9 @@ def check_replaceable(out_dir: Path) -> None:
         )
 
 
-def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None) -> Manifest:
-    """Write the built artifacts ({file name: (bytes, format)}) and their manifest as the bundle out_dir."""
+def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=None) -> Manifest:
+    """Write the built artifacts ({file name: (bytes, format)}) and their manifest as the bundle out_dir,
+    signed with the private key file `sign_key` if given (manifest.sig is swapped in with the rest)."""
     out_dir = Path(out_dir)
     check_replaceable(out_dir)
     with folder_lock(out_dir):
@@ -68,6 +69,10 @@ def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None) -> Manife
             manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes)
             manifest.verification = verification
             (staging / bundle.MANIFEST).write_text(bundle.dumps(manifest.to_dict()))
+            if sign_key is not None:
+                signing.sign(staging, manifest, sign_key)
+    # Artifacts that can carry code are trusted later only because this machine made them.
+    trust.record_exported(files[name]["sha256"] for fmt, name in format_files.items() if fmt in trust.CODE_FORMATS)
     return manifest
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import BundleError, InputError, ToolkitError, UsageError
-from toolkit.runtime import bundle
+from toolkit.runtime import bundle, signing
 from toolkit.runtime.preprocess import prepare_file
 from toolkit.runtime.rows import rows_from_csv, rows_from_values
 from toolkit.runtime.session import check_io, make_session
@@ -40,9 +40,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class Predictor:
     """A bundle loaded for inference: checks model.onnx against the manifest's sha256 first."""
 
-    def __init__(self, bundle_dir=DEFAULT_BUNDLE, device: str = "auto", threads: int = 0):
+    def __init__(self, bundle_dir=DEFAULT_BUNDLE, device: str = "auto", threads: int = 0, public_key=None):
+        """`public_key`: refuse the bundle unless its manifest.sig is this Ed25519 key's (runtime.signing)."""
         self.bundle_dir = Path(bundle_dir)
         self.manifest = bundle.read_manifest(self.bundle_dir)
+        if public_key is not None:
+            signing.check(self.bundle_dir, self.manifest, public_key)
         path, model_bytes = bundle.read_artifact(self.bundle_dir, self.manifest, "onnx")
         try:
             self.session = make_session(model_bytes, device, threads)

@@ -17,6 +17,7 @@ VERIFICATION = "verification.json"  # the report `tk verify` writes into the bun
 # format name (as on the command line) -> its file in the bundle: the only artifact names a bundle may hold
 FORMAT_FILES = {
     "state-dict": "state_dict.pth",
+    "safetensors": "model.safetensors",
     "torchscript": "model.ts",
     "exported-program": "model.pt2",
     "aoti": "model.aoti.pt2",

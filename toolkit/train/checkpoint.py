@@ -45,7 +45,9 @@ def load_training_checkpoint(path, model_name: str) -> dict:
 
 
 def load_weights(path, model_name: str | None = None) -> tuple:
-    """(state_dict, checkpoint-or-None) from a tk checkpoint or a bare state_dict file."""
+    """(state_dict, checkpoint-or-None) from a tk checkpoint, a bare state_dict file or a .safetensors file."""
+    if Path(path).suffix == ".safetensors":
+        return load_safetensors(path), None
     data = load(path)
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
         if model_name is not None and data["model_name"] != model_name:
@@ -54,6 +56,21 @@ def load_weights(path, model_name: str | None = None) -> tuple:
     if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return data, None
     raise CheckpointError(f"{path}: neither a tk checkpoint nor a state_dict")
+
+
+def load_safetensors(path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot load ({str(exc).strip().splitlines()[0] if str(exc).strip() else 'bad file'})"
+        ) from None
 
 
 def load_into(model: torch.nn.Module, state_dict: dict, source) -> None:

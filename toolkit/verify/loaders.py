@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolkit.errors import BundleError
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import load_model
-from toolkit.runtime import bundle
+from toolkit.models import get_spec
+from toolkit.runtime import bundle, trust
 from toolkit.runtime.schema import Manifest
 from toolkit.runtime.session import cuda_present, make_session
 
@@ -36,6 +38,7 @@ class Backend:
     runtime: str
     run: object  # float32 numpy batch -> numpy output
     rule: str = EXACT
+    module: object = None  # the torch module behind it, for torch runtimes
 
 
 @dataclass
@@ -45,14 +48,27 @@ class NotRun:
     reason: str
 
 
-def eager_model(bundle_dir: Path, manifest: Manifest, spec) -> tuple:
-    """(eval-mode eager module, state_dict path): the bundle's own weights, their hash checked first."""
-    path = bundle.artifact_path(bundle_dir, manifest, "state-dict")
+def eager_model(bundle_dir: Path, manifest: Manifest, spec, fmt: str | None = None) -> tuple:
+    """(eval-mode eager module, weights path): the bundle's own weights, their hash checked first.
+
+    From model.safetensors (plain data) unless `fmt` says otherwise; bundles made before it have only
+    state_dict.pth, read with torch.load(weights_only=True)."""
+    fmt = fmt or ("safetensors" if "safetensors" in manifest.formats else "state-dict")
+    path = bundle.artifact_path(bundle_dir, manifest, fmt)
     return load_model(spec, checkpoint_file=path, log=lambda _line: None)[0], path
 
 
-def load_torch_artifact(bundle_dir: Path, manifest: Manifest, fmt: str, device: str = "cpu") -> tuple:
+def may_run(manifest: Manifest, fmt: str, trust_code: bool) -> bool:
+    """Formats that can carry code run only if this machine exported the very file, or the user trusts it."""
+    if fmt not in trust.CODE_FORMATS or trust_code:
+        return True
+    return trust.exported_here(manifest.files[manifest.formats[fmt]]["sha256"])
+
+
+def load_torch_artifact(bundle_dir: Path, manifest: Manifest, fmt: str, device: str = "cpu", trust_code=False) -> tuple:
     """(path, runtime name, callable module) for a torch format, its hash checked first."""
+    if not may_run(manifest, fmt, trust_code):
+        raise BundleError(f"{bundle_dir / manifest.formats[fmt]}: {trust.NOT_TRUSTED}")
     path = bundle.artifact_path(bundle_dir, manifest, fmt)
     runtime, load = TORCH_LOADERS[fmt]
     with warnings.catch_warnings(), quiet_torch_logs():
@@ -65,7 +81,7 @@ def torch_backend(module, artifact: str, runtime: str) -> Backend:
         with torch.no_grad():
             return module(torch.from_numpy(x)).numpy()
 
-    return Backend(artifact, runtime, run)
+    return Backend(artifact, runtime, run, module=module)
 
 
 def onnx_backends(bundle_dir: Path, manifest: Manifest, fmt: str) -> list:
@@ -87,20 +103,27 @@ def onnx_backends(bundle_dir: Path, manifest: Manifest, fmt: str) -> list:
     return found
 
 
-def artifact_backends(bundle_dir: Path, manifest: Manifest, eager_module, skip=()) -> list:
+def artifact_backends(bundle_dir: Path, manifest: Manifest, eager: Backend, skip=(), trust_code=False) -> list:
     """Backends for every artifact in the bundle except the eager reference itself, in a fixed order."""
     found = []
-    state_dict = manifest.formats["state-dict"]
     if "torch.compile" in skip:
-        found.append(NotRun(state_dict, "torch.compile", "skipped on request"))
+        found.append(NotRun(eager.artifact, "torch.compile", "skipped on request"))
     else:
-        compiled = torch.compile(eager_module, dynamic=True)
-        found.append(torch_backend(_quietly(compiled), state_dict, "torch.compile"))
+        compiled = torch.compile(eager.module, dynamic=True)
+        found.append(torch_backend(_quietly(compiled), eager.artifact, "torch.compile"))
     for fmt in [f for f in bundle.FORMAT_FILES if f in manifest.formats]:  # a fixed row order
-        if fmt in ONNX_FORMATS:
+        name = manifest.formats[fmt]
+        if name == eager.artifact:
+            continue
+        if fmt in ("state-dict", "safetensors"):  # the other weights file: the same eager model from it
+            module, path = eager_model(bundle_dir, manifest, get_spec(manifest.model), fmt)
+            found.append(torch_backend(module.eval(), path.name, "eager"))
+        elif fmt in ONNX_FORMATS:
             found += onnx_backends(bundle_dir, manifest, fmt)
+        elif fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
+            found.append(NotRun(name, TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED))
         elif fmt in TORCH_LOADERS:
-            path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt)
+            path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
             found.append(torch_backend(module, path.name, runtime))
     return found  # model.e2e.onnx has a row of its own rule: verify.e2e
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from toolkit.atomic import folder_lock, write_text
 from toolkit.errors import UsageError, VerificationError
 from toolkit.models import get_spec
-from toolkit.runtime import bundle
+from toolkit.runtime import bundle, signing
 from toolkit.runtime.schema import verification_summary
 from toolkit.verify import loaders
 from toolkit.verify.compare import compare, onnx_compatibility, score
@@ -20,30 +20,44 @@ from toolkit.verify.inputs import verification_batches
 from toolkit.verify.report import failure_summary, format_table
 
 
-def open_bundle(model: str | None, bundle_dir) -> tuple:
-    """(bundle folder, manifest): --bundle, else exported/<model>; a model named beside it must be the manifest's."""
+def open_bundle(model: str | None, bundle_dir, public_key=None) -> tuple:
+    """(bundle folder, manifest): --bundle, else exported/<model>; a model named beside it must be the manifest's,
+    and with `public_key` the bundle must carry that key's signature."""
     bundle_dir = (
         Path(bundle_dir) if bundle_dir is not None else bundle.default_bundle_dir(model or bundle.DEFAULT_MODEL)
     )
     manifest = bundle.read_manifest(bundle_dir)
     if model is not None and model != manifest.model:
         raise UsageError(f"{bundle_dir} holds {manifest.model!r}, not {model!r} (name the bundle's own model or none)")
+    if public_key is not None:
+        signing.check(bundle_dir, manifest, public_key)
     return bundle_dir, manifest
 
 
 def verify(
-    model: str | None = None, *, bundle_dir=None, atol: float | None = None, data_dir=None, skip=(), log=print
+    model: str | None = None,
+    *,
+    bundle_dir=None,
+    atol: float | None = None,
+    data_dir=None,
+    skip=(),
+    trust_code: bool = False,
+    public_key=None,
+    log=print,
 ) -> dict:
     """Check every artifact of the bundle against the eager model; raises VerificationError on any failure.
 
     The bundle is `bundle_dir`, else exported/<model> (fashion-mlp when neither is given); the model
-    verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given."""
+    verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given.
+    Artifacts that can carry code run only if this machine exported them, or with `trust_code`; with
+    `public_key`, the bundle must carry that Ed25519 key's signature."""
     bundle_dir, _ = open_bundle(model, bundle_dir)
     # Held throughout: an export swapping the folder mid-run would otherwise get this run's report,
     # and the manifest it read, written over its new bundle.
     with folder_lock(bundle_dir):
-        bundle_dir, manifest = open_bundle(model, bundle_dir)
-        report = parity_report(bundle_dir, manifest, manifest.atol if atol is None else atol, data_dir, skip)
+        bundle_dir, manifest = open_bundle(model, bundle_dir, public_key)
+        atol = manifest.atol if atol is None else atol
+        report = parity_report(bundle_dir, manifest, atol, data_dir, skip, trust_code)
         write_text(bundle_dir / bundle.VERIFICATION, bundle.dumps(report))
         manifest.verification = verification_summary(report)
         bundle.write_manifest(bundle_dir, manifest)
@@ -58,12 +72,12 @@ def verify(
     return report
 
 
-def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip) -> dict:
+def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip, trust_code) -> dict:
     """The whole verification.json: every row, ONNX compatibility, the inputs, and the files it checked."""
     spec = get_spec(manifest.model)
     net, state_path = loaders.eager_model(bundle_dir, manifest, spec)
     batches = verification_batches(spec, data_dir)
-    rows = parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip)
+    rows = parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip, trust_code)
     if "onnx-e2e" in manifest.formats:
         rows.append(e2e_row(bundle_dir, manifest, data_dir))
     compatibility = onnx_compatibility(bundle_dir, manifest)
@@ -84,7 +98,7 @@ def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip) -> di
     }
 
 
-def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip) -> list:
+def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip, trust_code) -> list:
     """One row per artifact x runtime: eager's against itself first, then every other backend's."""
     eager = loaders.torch_backend(net, state_path.name, "eager")
     reference = [eager.run(b.x) for b in batches]
@@ -97,7 +111,7 @@ def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip
         }
     ]
     onnx_bytes = manifest.files.get(bundle.FORMAT_FILES["onnx"], {}).get("bytes")
-    for backend in loaders.artifact_backends(bundle_dir, manifest, net, skip):
+    for backend in loaders.artifact_backends(bundle_dir, manifest, eager, skip, trust_code):
         if isinstance(backend, loaders.NotRun):
             rows.append(
                 {
