@@ -27,7 +27,7 @@ formats_for() {
 
 for model in "${models[@]}"; do
     printf '\n== %s\n' "$model"
-    tk train "$model"
+    tk train "$model" --force
     rm -f "exported/$model"/model.* # formats no longer committed must not be carried over
     # shellcheck disable=SC2046
     tk export "$model" $(formats_for "$model")

@@ -10,7 +10,7 @@ BUNDLE=runs/fashion-mlp/bundle
 step() { printf '\n== %s\n' "$*"; }
 
 step "1/4 train fashion-mlp (default recipe)"
-tk train fashion-mlp --run-dir runs/fashion-mlp
+tk train fashion-mlp --run-dir runs/fashion-mlp --force
 
 step "2/4 export state_dict, TorchScript and ONNX"
 tk export fashion-mlp --format all --checkpoint runs/fashion-mlp/checkpoint.pt --out "$BUNDLE"

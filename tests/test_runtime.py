@@ -62,7 +62,7 @@ def test_tampered_onnx_is_refused(quick_bundle):
 
 
 def test_bundle_problems_are_named(quick_bundle, tmp_path):
-    with pytest.raises(UsageError, match="no such bundle directory"):
+    with pytest.raises(UsageError, match="no such bundle folder"):
         Predictor(tmp_path / "nope")
     with pytest.raises(BundleError, match="no manifest.json"):
         Predictor(tmp_path)
@@ -80,7 +80,7 @@ def test_cuda_request_without_gpu_is_an_error():
 
     if cuda_present():
         pytest.skip("a GPU is present")
-    with pytest.raises(UsageError, match="CUDA provider requested"):
+    with pytest.raises(UsageError, match="--device cuda: no NVIDIA GPU"):
         Predictor(REFERENCE_BUNDLE, device="cuda")
 
 

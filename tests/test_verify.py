@@ -119,7 +119,7 @@ def test_the_model_comes_from_the_manifest(cli, quick_bundle, tmp_path):
 
 def test_missing_bundle(cli, in_tmp):
     result = cli("verify")
-    assert result.exit_code == 2 and "no such bundle directory" in result.stderr
+    assert result.exit_code == 2 and "no such bundle folder" in result.stderr
 
 
 def test_verification_survives_a_reexport_of_the_same_weights(quick_bundle, quick_run):

@@ -18,9 +18,11 @@ class ProgressBar:
         self.enabled = enabled  # False: draws and prints nothing (e.g. every rank but the first)
         self.live = enabled and self.stream.isatty()
         self._last_draw = 0.0
+        self.postfix = ""  # the last one shown
 
     def update(self, n: int = 1, postfix: str = "") -> None:
         self.done = min(self.done + n, self.total)
+        self.postfix = postfix or self.postfix
         now = time.perf_counter()
         # Redraw at most ~10 times a second: drawing must not cost training time.
         if self.live and (now - self._last_draw > 0.1 or self.done == self.total):

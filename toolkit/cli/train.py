@@ -37,6 +37,7 @@ def train(
         Optional[Path], typer.Option(help="Where checkpoint.pt and metrics.json go (default runs/<model>).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
+    force: Annotated[bool, typer.Option(help="Train a new run over the one already in --run-dir.")] = False,
     data_dir: DataDirOption = None,
 ):
     """Train a model on its dataset with its recipe; checkpoints after every epoch."""
@@ -55,5 +56,6 @@ def train(
         compile_mode=compile_mode.value if compile_mode else None,
         run_dir=run_dir,
         resume=resume,
+        force=force,
         data_dir=data_dir,
     )

@@ -16,6 +16,7 @@ from toolkit.export.formats import OnnxOptions, build_artifacts, resolve_formats
 from toolkit.export.weights import eager_module, load_model
 from toolkit.export.writer import write_bundle
 from toolkit.models import get_spec
+from toolkit.progress import ProgressBar
 from toolkit.runtime import signing
 from toolkit.runtime.bundle import default_bundle_dir
 from toolkit.train.prepare import RUNS
@@ -89,9 +90,15 @@ def build_in_eval_mode(module, spec, formats, options: OnnxOptions, log=print) -
         log(f"{spec.name}: the module was in train mode; exporting it in eval mode (its mode is restored afterwards)")
     device = next(module.parameters(), torch.empty(0)).device
     module.eval()
+    bar = ProgressBar(len(formats), f"{spec.name}: export")  # drawn on a terminal only
+
+    def progress(name):
+        bar.update(1 if bar.postfix else 0, postfix=f"{name} ...")
+
     try:
         with torch.no_grad():
-            return build_artifacts(module.cpu(), spec, formats, options)  # artifacts are CPU files
+            return build_artifacts(module.cpu(), spec, formats, options, progress)  # artifacts are CPU files
     finally:
+        bar.close()
         module.train(was_training)  # hand the module back as it came: its mode and its device
         module.to(device)

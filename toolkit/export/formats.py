@@ -60,8 +60,9 @@ def resolve_formats(spec, formats) -> list:
     return weights + [f for f in dict.fromkeys(chosen) if f not in weights]
 
 
-def build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
-    """file name -> (bytes, format), all in memory before anything is written."""
+def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None) -> dict:
+    """file name -> (bytes, format), all in memory before anything is written; `progress(file name)` is
+    called as each one starts."""
     cache = {}
 
     def program():  # shared by exported-program and aoti
@@ -90,7 +91,11 @@ def build_artifacts(module, spec, formats, options: OnnxOptions) -> dict:
         ),
         "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
     }
-    built = {FORMAT_FILES[fmt]: (builders[fmt](), fmt) for fmt in formats}
+    built = {}
+    for fmt in formats:
+        if progress is not None:
+            progress(FORMAT_FILES[fmt])
+        built[FORMAT_FILES[fmt]] = (builders[fmt](), fmt)
     if "onnx" in cache and "model.onnx" not in built:
         built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
     return built

@@ -54,7 +54,10 @@ def dumps(data: dict) -> str:
 def read_manifest(bundle_dir) -> Manifest:
     bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
-        raise UsageError(f"{bundle_dir}: no such bundle directory (run 'tk export' first)")
+        raise UsageError(
+            f"{bundle_dir}: no such bundle folder (looked in {bundle_dir.absolute()}); export one with "
+            "'tk export MODEL', or name the folder: --model DIR for tk infer, --bundle DIR for tk verify"
+        )
     path = bundle_dir / MANIFEST
     if path.is_symlink():
         raise BundleError(f"{path}: is a symlink; a bundle holds plain files only")

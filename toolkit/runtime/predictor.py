@@ -5,6 +5,7 @@ or `--values` rows in, one result dict per input out, in order, a bad input spoi
 The lower-level calls (`run`, `probabilities`, `predict`, `predict_image`) take arrays and single files.
 """
 
+import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,17 +125,17 @@ class Predictor:
     def answer(self, paths=(), values=(), top_k: int = 1, invert=None):
         """Yield one result per input, in order: image files for an image model; `values` rows, then the
         rows of CSV files in `paths`, for a tabular one. Each result is {"path"} or {"row", "input"} plus the
-        answer's fields, or plus "error" for an input that failed. UsageError for inputs the model cannot take."""
+        answer's fields, or plus "error" for an input that failed. Inputs are read and answered CHUNK at a
+        time, so a million-row CSV needs no more memory than a few rows. UsageError for inputs the model
+        cannot take."""
         paths, values = list(paths), list(values)
         if self.kind == "tabular":
             if not paths and not values:
                 raise UsageError(
                     f"{self.bundle_dir}: give a row with --values ({','.join(self.features)}) or CSV files"
                 )
-            rows = rows_from_values(values, self.features)
-            for path in paths:
-                rows += rows_from_csv(path, self.features)
-            return self.predict_rows(rows, top_k)
+            csv_rows = (row for path in paths for row in rows_from_csv(path, self.features))
+            return self.predict_rows(itertools.chain(rows_from_values(values, self.features), csv_rows), top_k)
         if values:
             raise UsageError(f"{self.bundle_dir}: this model takes images, not --values")
         if not paths:
@@ -143,10 +144,9 @@ class Predictor:
 
     def predict_files(self, paths, top_k: int = 1, invert=None):
         """Yield {"path", ...answer} or {"path", "error"} per image file, in order; one bad file spoils nothing."""
-        paths = list(paths)
-        for start in range(0, len(paths), CHUNK):
+        for chunk in chunks(paths, CHUNK):
             inputs, results = [], []
-            for path in paths[start : start + CHUNK]:
+            for path in chunk:
                 try:
                     inputs.append(self.preprocess(path, invert))
                     results.append({"path": str(path)})
@@ -158,14 +158,15 @@ class Predictor:
         """Yield {"row", "input", ...answer} or {"row", "input", "error"} per tabular Row, in order."""
         if self.kind != "tabular":
             raise UsageError(f"{self.bundle_dir}: this model takes images, not --values or CSV rows")
-        results, inputs = [], []
-        for row in rows:
-            if row.error is not None:
-                results.append({"row": row.source, "input": row.text, "error": row.error})
-            else:
-                results.append({"row": row.source, "input": list(row.values)})
-                inputs.append(np.asarray(row.values, dtype=np.float32))
-        yield from self._fill(results, inputs, top_k)
+        for chunk in chunks(rows, CHUNK):
+            results, inputs = [], []
+            for row in chunk:
+                if row.error is not None:
+                    results.append({"row": row.source, "input": row.text, "error": row.error})
+                else:
+                    results.append({"row": row.source, "input": list(row.values)})
+                    inputs.append(np.asarray(row.values, dtype=np.float32))
+            yield from self._fill(results, inputs, top_k)
 
     def _fill(self, results: list, inputs: list, top_k: int):
         answers = iter(self.answer_batch(np.stack(inputs), top_k) if inputs else [])
@@ -173,3 +174,10 @@ class Predictor:
             if "error" not in result:
                 result.update(next(answers))
             yield result
+
+
+def chunks(items, size: int):
+    """Lists of up to `size` items from any iterable, read lazily."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

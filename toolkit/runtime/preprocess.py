@@ -27,12 +27,19 @@ from toolkit.runtime.schema import Preprocessing
 
 RESAMPLE = {"bicubic-antialias": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 MAX_PIXELS = 50_000_000  # larger images are refused before decoding: a decompression bomb guard
+MAX_SIDE = 2048  # larger images are reduced on load: no model input is bigger, the float copies stay small
 TRIM_TOLERANCE = 0.05 * 255  # "close to the background" as in Fashion-MNIST's own conversion
 
 
 def open_image(path) -> Image.Image:
-    """Decode the first frame of an image file, or raise InputError naming the file."""
+    """Decode the first frame of an image file, or raise InputError naming the file.
+
+    Memory stays bounded: over MAX_PIXELS is refused before decoding; a JPEG larger than MAX_SIDE is
+    decoded at a reduced scale, and any other image larger than that is reduced right after decoding,
+    before the float copies that preprocessing makes."""
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{path}: a symlink that leads nowhere (or in a loop)")
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
@@ -47,9 +54,13 @@ def open_image(path) -> Image.Image:
             if width * height > MAX_PIXELS:
                 raise InputError(f"{path}: image too large to decode safely ({width}x{height} pixels)")
             image = next(ImageSequence.Iterator(image))  # first frame of a GIF/WEBP animation
+            image.draft(image.mode, (MAX_SIDE, MAX_SIDE))  # JPEG: DCT scaling, never below MAX_SIDE
             image.load()
+            image = reduce_large(image)
     except InputError:
         raise
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (unrecognised format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -57,6 +68,17 @@ def open_image(path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
     return image
+
+
+def reduce_large(image: Image.Image) -> Image.Image:
+    """An image whose longest side is over MAX_SIDE, reduced by a whole factor (box filter) to fit."""
+    factor = -(-max(image.size) // MAX_SIDE)
+    if factor <= 1:
+        return image
+    try:
+        return image.reduce(factor)
+    except ValueError:  # a mode reduce does not take (palette, 1-bit): as RGBA, which keeps transparency
+        return image.convert("RGBA").reduce(factor)
 
 
 def gray_and_alpha(image: Image.Image) -> tuple:

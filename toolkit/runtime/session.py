@@ -21,6 +21,10 @@ def make_session(model_bytes: bytes, device: str = "auto", threads: int = 0, cud
     `cuda_options`: CUDA provider options, e.g. {"enable_cuda_graph": "1"}."""
     if device not in DEVICES:
         raise UsageError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not cuda_present():  # asked before ORT tries, so its own log never reaches the user
+        raise UsageError(
+            "--device cuda: no NVIDIA GPU with ONNX Runtime's CUDA provider here (use --device cpu or auto)"
+        )
     use_cuda = device == "cuda" or (device == "auto" and cuda_present())
     cuda = ("CUDAExecutionProvider", cuda_options) if cuda_options else "CUDAExecutionProvider"
     providers = [cuda, "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]

@@ -37,12 +37,14 @@ def train(
     compile_mode: str | None = None,
     run_dir=None,
     resume: bool = False,
+    force: bool = False,
     data_dir=None,
     log=print,
 ) -> dict:
     """Train `model`; returns the metrics dict that is also written to <run_dir>/metrics.json.
 
-    `compile`: torch.compile the training forward (default: on CUDA only); a `compile_mode` implies it."""
+    `compile`: torch.compile the training forward (default: on CUDA only); a `compile_mode` implies it.
+    A run_dir that already holds a run is continued with `resume`, replaced with `force`, else refused."""
     options = {"recipe": recipe, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}
     if compile_mode is not None:
         if compile is False:
@@ -51,6 +53,8 @@ def train(
             raise UsageError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
         compile = True
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model)
+    if not resume and not force and (run_dir / checkpoint.CHECKPOINT_NAME).exists():
+        raise UsageError(f"{run_dir} already holds a run; --resume continues it, --force trains a new one over it")
     started = time.perf_counter()
     run = prepare(model, options, device, compile, compile_mode or "default", run_dir, resume, data_dir, log)
     if run is None:  # resumed a run that had already finished
