@@ -12,7 +12,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from conftest import REFERENCE_BUNDLE, SAMPLES, quiet
+from conftest import REFERENCE_BUNDLE, SAMPLES, quiet, rehash
 
 SANDAL = SAMPLES / "sandal-8.png"
 
@@ -79,15 +79,12 @@ def test_a_malformed_manifest_is_one_line_naming_the_field(cli, hostile, change,
 
 
 def test_a_graph_that_disagrees_with_its_manifest_is_refused_before_inference(cli, hostile):
-    from toolkit.runtime import bundle
 
     bundle_dir = hostile(lambda m: None)
     model = onnx.load(bundle_dir / "model.onnx")
     del model.graph.input[0].type.tensor_type.shape.dim[-1]  # rank 3, where the manifest says 4
     (bundle_dir / "model.onnx").write_bytes(model.SerializeToString())
-    manifest = bundle.read_manifest(bundle_dir)
-    manifest.files["model.onnx"] = bundle.file_entry(bundle_dir / "model.onnx")
-    bundle.write_manifest(bundle_dir, manifest)
+    rehash(bundle_dir, "model.onnx")
     one_line_error(cli("infer", SANDAL, "--model", bundle_dir), "model.onnx: input 'input' is", "in the manifest")
 
 
@@ -124,15 +121,6 @@ def plant_pickle(pt2: Path, marker: Path) -> None:
     with zipfile.ZipFile(pt2, "w") as target:
         for name, data in entries.items():
             target.writestr(name, data)
-
-
-def rehash(bundle_dir: Path, name: str) -> None:
-    """What an attacker does after editing a file: the manifest's sha256 follows (it proves nothing)."""
-    from toolkit.runtime import bundle
-
-    manifest = bundle.read_manifest(bundle_dir)
-    manifest.files[name] = bundle.file_entry(bundle_dir / name)
-    bundle.write_manifest(bundle_dir, manifest)
 
 
 def test_a_pickle_planted_in_an_exported_program_never_runs(cli, quick_run, tmp_path):
