@@ -49,6 +49,12 @@ def test_file_names_outside_the_schema_are_refused(cli, hostile, name):
     one_line_error(cli("infer", SANDAL, "--model", bundle_dir), "formats['onnx'] must be 'model.onnx'")
 
 
+def test_a_deeply_nested_manifest_is_one_line(cli, hostile):
+    bundle_dir = hostile(lambda m: None)
+    (bundle_dir / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    one_line_error(cli("infer", SANDAL, "--model", bundle_dir), "manifest.json: JSON nested too deeply")
+
+
 def test_a_symlinked_artifact_is_refused(cli, hostile, tmp_path):
     bundle_dir = hostile(lambda m: None)
     other = tmp_path / "elsewhere.onnx"

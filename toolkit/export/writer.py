@@ -98,8 +98,10 @@ def _still_valid_verification(out_dir: Path, files: dict):
     """The verification summary, when verification.json checked exactly these files; else None."""
     path = out_dir / bundle.VERIFICATION
     try:
-        report = json.loads(path.read_text()) if not path.is_symlink() else None
-    except (OSError, ValueError):
+        if path.is_symlink() or path.stat().st_size > bundle.MAX_MANIFEST_BYTES:
+            return None  # not a report tk wrote: start over rather than read it
+        report = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return None
     if isinstance(report, dict) and report.get("files") == {name: entry["sha256"] for name, entry in files.items()}:
         try:

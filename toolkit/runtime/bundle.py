@@ -69,6 +69,8 @@ def read_manifest(bundle_dir) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:  # a few hundred thousand nested brackets
+        raise BundleError(f"{path}: JSON nested too deeply to be a manifest") from None
     try:
         return Manifest.from_dict(data)
     except BundleError as exc:

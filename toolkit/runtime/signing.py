@@ -74,7 +74,7 @@ def check(bundle_dir, manifest, public_key_path) -> None:
     try:
         record = json.loads(path.read_bytes()[:MAX_KEY_BYTES])
         signature = base64.b64decode(record["signature"], validate=True)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise BundleError(f"{path}: not a signature tk wrote") from None
     try:
         key.verify(signature, signed_bytes(manifest))
