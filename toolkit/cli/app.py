@@ -23,7 +23,6 @@ from toolkit.errors import ToolkitError
 
 app = typer.Typer(
     name="tk",
-    help="Train the classic PyTorch tutorial models, export them, prove the exports, and serve them.",
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     no_args_is_help=True,
     pretty_exceptions_enable=False,

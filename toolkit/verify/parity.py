@@ -51,7 +51,7 @@ def verify(
     verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given.
     Artifacts that can carry code run only if this machine exported them, or with `trust_code`; with
     `public_key`, the bundle must carry that Ed25519 key's signature."""
-    bundle_dir, _ = open_bundle(model, bundle_dir)
+    bundle_dir, _ = open_bundle(model, bundle_dir)  # a missing bundle is refused before its lock file is made
     # Held throughout: an export swapping the folder mid-run would otherwise get this run's report,
     # and the manifest it read, written over its new bundle.
     with folder_lock(bundle_dir):
