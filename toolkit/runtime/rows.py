@@ -105,14 +105,15 @@ def _rows(lines, path: Path, features: list):
             continue
         if not line.strip():
             continue
+        line_delimiter = delimiter or delimiter_of(line)  # the first parsed line sets it for the file
         try:
-            fields = next(csv.reader([line], delimiter=delimiter or delimiter_of(line)), [])
+            fields = next(csv.reader([line], delimiter=line_delimiter), [])
         except csv.Error as exc:  # a stray carriage return or NUL inside a line
             seen += 1
             yield Row(source, line, error=f"{source}: not a CSV line ({exc})")
             continue
         if delimiter is None:
-            delimiter = delimiter_of(line)
+            delimiter = line_delimiter
             if not any(is_number(field.strip()) for field in fields):
                 continue  # a header: none of its fields is a number
         seen += 1

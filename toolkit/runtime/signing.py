@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from toolkit.errors import BundleError, UsageError
+from toolkit.runtime import bundle
 
 SIGNATURE = "manifest.sig"
 MAX_KEY_BYTES = 16 * 1024
@@ -22,7 +23,7 @@ def signed_bytes(manifest) -> bytes:
     """What the signature covers: the manifest as written, less the verification summary."""
     data = manifest.to_dict()
     data.pop("verification", None)
-    return json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
+    return bundle.dumps(data).encode("utf-8")  # the manifest's own stable serialisation
 
 
 def read_key(path, private: bool):
