@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from toolkit.errors import UsageError
-from toolkit.export import export, export_module, onnx_formats
+from toolkit.errors import ExportLintError, UsageError
+from toolkit.export import export, export_module, lint
 from toolkit.models import get_spec
 from toolkit.runtime import bundle
 from toolkit.runtime.schema import SCHEMA_VERSION
@@ -107,13 +107,13 @@ def test_artifacts_do_not_embed_source_paths(quick_bundle_master):
 def test_failed_export_leaves_previous_bundle_whole(quick_bundle, quick_run, monkeypatch):
     before = {p.name: p.read_bytes() for p in quick_bundle.iterdir()}
 
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("exporter crashed")
+    def broken(*_args, **_kwargs):  # a refusal after the weights and TorchScript are built
+        raise ExportLintError("exporter refused")
 
-    monkeypatch.setattr(onnx_formats, "onnx_model", broken)
+    monkeypatch.setattr(lint, "check_onnx", broken)
     torch.manual_seed(1)
     other = get_spec("fashion-mlp").build()  # different weights: every file would change
-    with pytest.raises(RuntimeError, match="exporter crashed"):
+    with pytest.raises(ExportLintError, match="exporter refused"):
         export_module(
             other,
             "fashion-mlp",
@@ -160,7 +160,7 @@ def test_bad_checkpoint_file(cli, in_tmp):
     assert result.exit_code == 1 and "junk.pt: cannot load" in result.stderr
     torch.save({"weight": torch.zeros(3)}, in_tmp / "other.pt")
     result = cli("export", "--checkpoint", in_tmp / "other.pt")
-    assert result.exit_code == 1 and "weights do not fit the model" in result.stderr
+    assert result.exit_code == 1 and "weights do not fit NeuralNetwork: 6 missing" in result.stderr
 
 
 def test_tutorial_style_state_dict_and_compiled_prefix(cli, in_tmp):

@@ -47,3 +47,13 @@ class VerificationError(ToolkitError):
 
 class ExportLintError(ToolkitError):
     """The model would export into something that does not compute what eval-mode eager computes."""
+
+
+class ModelSourceError(UsageError):
+    """A user's model reference (FILE.py:Symbol, package.module:factory) that cannot be imported or built."""
+
+
+class PartialExportError(ToolkitError):
+    """Some formats could not be exported; the others were written. Exit 3 tells a script so."""
+
+    exit_code = 3

@@ -35,7 +35,10 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-ModelArg = Annotated[str, typer.Argument(help="Registered model name (see 'tk models').")]
+ModelArg = Annotated[
+    str,
+    typer.Argument(help="A registered model (see 'tk models'), or your own: FILE.py:Symbol or package.module:symbol."),
+]
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Folder with the four Fashion-MNIST idx .gz files.")]
 PublicKeyOption = Annotated[
     Optional[Path],

@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from toolkit.cli import own_model as own
 from toolkit.cli.app import DataDirOption, ModelArg, PublicKeyOption
-from toolkit.errors import VerificationError
+from toolkit.errors import PartialExportError, VerificationError
 from toolkit.runtime.bundle import DEFAULT_MODEL, FORMAT_FILES, dumps
 
 ExportFormat = Enum(
@@ -23,6 +24,10 @@ WEIGHTS_HELP = (
 OPSET_HELP = "ONNX opset to emit (default: torch's, or the newest --min-ort loads)."
 MIN_ORT_HELP = "Oldest ONNX Runtime that must load the ONNX files, e.g. 1.17."
 CALIBRATION_HELP = "Folder with the Fashion-MNIST idx .gz files (int8 calibration)."
+TRUST_PICKLE_HELP = (
+    "Accept a whole pickled model (torch.save(model)) as --weights: loading it runs code from the file, "
+    "so only for your own files."
+)
 SIGN_HELP = "Sign the bundle with this Ed25519 private key (PEM; 'tk keygen KEY' makes a pair): writes manifest.sig."
 
 
@@ -35,12 +40,28 @@ def export(
     min_ort: Annotated[Optional[str], typer.Option("--min-ort", help=MIN_ORT_HELP)] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help=CALIBRATION_HELP)] = None,
     sign: Annotated[Optional[Path], typer.Option("--sign", help=SIGN_HELP, show_default=False)] = None,
+    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help=TRUST_PICKLE_HELP)] = False,
+    then_verify: Annotated[bool, typer.Option("--verify", help="Run 'tk verify' on the bundle just written.")] = False,
+    name: own.NameOption = None,
+    args: own.ArgsOption = None,
+    input_shape: own.InputShapeOption = None,
+    labels: own.LabelsOption = None,
+    features: own.FeaturesOption = None,
+    output: own.OutputOption = None,
+    dataset: own.DatasetOption = None,
+    mean: own.MeanOption = None,
+    std: own.StdOption = None,
+    background: own.BackgroundOption = None,
 ):
-    """Export the eager model in eval mode to every deployment format, with manifest.json."""
+    """Export the eager model in eval mode to every deployment format, with manifest.json.
+
+    Exit 3 when some format could not be exported (the others were written; the manifest says why)."""
     from toolkit.export import export as run_export
 
+    described = dict(name=name, input_shape=input_shape, labels=labels, features=features, output=output)
+    model = own.use_model(model, args=args, dataset=dataset, mean=mean, std=std, background=background, **described)
     formats = [f.value for f in format]
-    run_export(
+    exported = run_export(
         model,
         formats=formats,
         out_dir=out,
@@ -49,7 +70,15 @@ def export(
         min_ort=min_ort,
         data_dir=data_dir,
         sign_key=sign,
+        trust_pickle=trust_pickle,
     )
+    if then_verify and "triton" not in formats:
+        from toolkit.verify import verify as run_verify
+
+        run_verify(model, bundle_dir=out, data_dir=data_dir, log=typer.echo)
+    failed = getattr(exported, "failed_formats", None) or {}
+    if failed:
+        raise PartialExportError(f"{model}: not exported: {'; '.join(f'{f} ({why})' for f, why in failed.items())}")
 
 
 VERIFY_MODEL_HELP = (
@@ -64,6 +93,10 @@ TRUST_HELP = (
     "Also load TorchScript, ExportedProgram and AOTInductor files this machine did not export "
     "(they can execute code when loaded; without this their rows say 'not run')."
 )
+SOURCE_HELP = (
+    "Your own model's architecture, FILE.py:Symbol, to rebuild the eager model from (default: the file the "
+    "manifest names, if this machine exported the bundle from it)."
+)
 
 
 def verify(
@@ -77,6 +110,7 @@ def verify(
     skip: Annotated[Optional[list[str]], typer.Option(help=SKIP_HELP, show_default=False)] = None,
     trust_code: Annotated[bool, typer.Option("--trust-code", help=TRUST_HELP)] = False,
     public_key: PublicKeyOption = None,
+    source: Annotated[Optional[str], typer.Option("--source", help=SOURCE_HELP, show_default=False)] = None,
 ):
     """The parity matrix: every artifact on every runtime against eager; exit 1 listing every failing row."""
     from toolkit.verify import verify as run_verify
@@ -91,6 +125,7 @@ def verify(
             skip=tuple(skip or ()),
             trust_code=trust_code,
             public_key=public_key,
+            source=source,
             log=log,
         )
     except VerificationError as exc:

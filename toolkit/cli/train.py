@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from toolkit.cli import own_model as own
 from toolkit.cli.app import DataDirOption, Device, ModelArg
 from toolkit.runtime.bundle import DEFAULT_MODEL
 from toolkit.train import COMPILE_MODES
@@ -39,9 +40,21 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Train a new run over the one already in --run-dir.")] = False,
     data_dir: DataDirOption = None,
+    name: own.NameOption = None,
+    args: own.ArgsOption = None,
+    input_shape: own.InputShapeOption = None,
+    labels: own.LabelsOption = None,
+    dataset: own.DatasetOption = None,
+    mean: own.MeanOption = None,
+    std: own.StdOption = None,
 ):
-    """Train a model on its dataset with its recipe; checkpoints after every epoch."""
+    """Train a model on its dataset with its recipe; checkpoints after every epoch.
+
+    Your own image classifier trains on Fashion-MNIST: tk train my_model.py:Net --dataset fashion-mnist."""
     from toolkit.train import train as run_training
+
+    described = dict(name=name, input_shape=input_shape, labels=labels, mean=mean, std=std)
+    model = own.use_model(model, args=args, dataset=dataset, **described)
 
     run_training(
         model,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from toolkit.data.fashion_mnist import images_to_input, load_fashion_mnist
+from toolkit.data.fashion_mnist import images_to_input, input_function, load_fashion_mnist, resize_images
 from toolkit.data.tables import TABLES, table_tensors
 from toolkit.errors import DataError
 
@@ -33,10 +33,17 @@ def rows_to_input(rows: torch.Tensor) -> torch.Tensor:
     return rows
 
 
-def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
+def load_dataset(name: str, data_dir=None, download: bool = True, image=None) -> Dataset:
+    """`image`: the model's image input (channels, size, mean, std), when it is not Fashion-MNIST's own
+    1x28x28 in [0, 1]: the images are resized once, then repeated per channel and normalised per batch."""
     if name == "fashion-mnist":
         data = load_fashion_mnist(data_dir, download=download)
-        return Dataset(name, data.train_images, data.train_labels, data.test_images, data.test_labels, images_to_input)
+        train_x, test_x, to_input = data.train_images, data.test_images, images_to_input
+        if image is not None and image.size != train_x.shape[-1]:
+            train_x, test_x = resize_images(train_x, image.size), resize_images(test_x, image.size)
+        if image is not None:
+            to_input = input_function(image.channels, image.mean, image.std)
+        return Dataset(name, train_x, data.train_labels, test_x, data.test_labels, to_input)
     if name in TABLES:
         x, y = table_tensors(name)
         return Dataset(name, x, y, x, y, rows_to_input)  # the labs score on their training rows

@@ -48,6 +48,31 @@ def images_to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.unsqueeze(1).float().div_(255.0)
 
 
+def resize_images(images_uint8: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
+    """uint8 [N, 28, 28] -> uint8 [N, size, size]: bicubic with antialiasing and 8-bit rounding, as the
+    runtime frames a 28x28 image whose item fills it (a model with another input side trains on these)."""
+    resized = []
+    for start in range(0, len(images_uint8), chunk):
+        x = images_uint8[start : start + chunk].unsqueeze(1).float()
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+        resized.append(x.round_().clamp_(0, 255).to(torch.uint8).squeeze(1))
+    return torch.cat(resized) if resized else images_uint8.new_zeros((0, size, size))
+
+
+def input_function(channels: int = 1, mean=(), std=()):
+    """uint8 [N, S, S] -> the model's float32 [N, channels, S, S]: gray repeated per channel, then (x - mean) / std."""
+    if channels == 1 and not mean:
+        return images_to_input
+    mean_t = torch.tensor(mean or (0.0,) * channels).view(1, -1, 1, 1)
+    std_t = torch.tensor(std or (1.0,) * channels).view(1, -1, 1, 1)
+
+    def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
+        x = images_to_input(images_uint8).expand(-1, channels, -1, -1)
+        return (x - mean_t.to(x.device)) / std_t.to(x.device)
+
+    return to_input
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "toolkit" / "fashion-mnist"
 

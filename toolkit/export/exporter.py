@@ -36,11 +36,13 @@ def export(
     min_ort=None,
     data_dir=None,
     sign_key=None,
+    trust_pickle=False,
     log=print,
 ):
     """Export `model`'s weights to the bundle at out_dir (default exported/<model>); returns the Manifest.
 
-    `sign_key`: an Ed25519 private key file; the bundle gets manifest.sig. `--format triton` writes a
+    `sign_key`: an Ed25519 private key file; the bundle gets manifest.sig. `trust_pickle`: accept a whole
+    pickled model as the weights file (loading it runs code from it). `--format triton` writes a
     Triton model repository entry into out_dir instead (see export.triton)."""
     spec = get_spec(model)
     options = OnnxOptions(opset, min_ort, data_dir)
@@ -54,7 +56,7 @@ def export(
         return export_triton(spec, out_dir, checkpoint_file, runs_dir, options, log)
     formats = resolve_formats(spec, formats)
     out_dir = Path(out_dir) if out_dir is not None else default_bundle_dir(model)
-    net, weights, ckpt = load_model(spec, checkpoint_file, out_dir, runs_dir, log)
+    net, weights, ckpt = load_model(spec, checkpoint_file, out_dir, runs_dir, log, trust_pickle)
     return export_module(net, model, out_dir, formats, weights, ckpt, log, options, sign_key)
 
 
@@ -64,25 +66,30 @@ def export_module(
     """Write the bundle for an in-memory module; exports in eval mode and restores the module's mode.
 
     `ckpt` is the training checkpoint the weights came from, if any (for the manifest's training summary).
+    A format that cannot be exported is left out and named in the manifest's `failed_formats`; the
+    caller decides what that means (the CLI exits 3).
     """
     spec = get_spec(model)
     formats = resolve_formats(spec, formats)  # the weights files always travel
-    built = build_in_eval_mode(eager_module(module), spec, formats, options or OnnxOptions(), log)
-    manifest = write_bundle(out_dir, spec, built, weights, ckpt, sign_key)
+    failed = {}
+    built = build_in_eval_mode(eager_module(module), spec, formats, options or OnnxOptions(), log, failed)
+    manifest = write_bundle(out_dir, spec, built, weights, ckpt, sign_key, failed)
+    for fmt, reason in failed.items():
+        log(f"{model}: WARNING: {fmt} not exported: {reason}")
     origin = (
         "seeded random weights, UNTRAINED"
         if weights["path"] is None
         else f"weights from {weights['source']}: {weights['path']}"
     )
     log(f"{model}: exported {', '.join(sorted(manifest.formats))} -> {out_dir} ({origin})")
-    if "torchscript" in formats:
+    if "torchscript" in manifest.formats and "torchscript" in formats:
         log(f"note: {TORCHSCRIPT_NOTE}")
     if sign_key is not None:
         log(f"{model}: signed with {sign_key} -> {Path(out_dir) / signing.SIGNATURE}")
     return manifest
 
 
-def build_in_eval_mode(module, spec, formats, options: OnnxOptions, log=print) -> dict:
+def build_in_eval_mode(module, spec, formats, options: OnnxOptions, log=print, failed=None) -> dict:
     """Every artifact's bytes from the module in eval mode on the CPU; the module is handed back as it came."""
     lint.check_module(module)
     was_training = module.training
@@ -96,8 +103,9 @@ def build_in_eval_mode(module, spec, formats, options: OnnxOptions, log=print) -
         bar.update(1 if bar.postfix else 0, postfix=f"{name} ...")
 
     try:
+        lint.check_forward(module.cpu(), spec)  # a wrong --input-shape or label count, said before any export
         with torch.no_grad():
-            return build_artifacts(module.cpu(), spec, formats, options, progress)  # artifacts are CPU files
+            return build_artifacts(module.cpu(), spec, formats, options, progress, failed)  # artifacts are CPU files
     finally:
         bar.close()
         module.train(was_training)  # hand the module back as it came: its mode and its device

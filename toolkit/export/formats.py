@@ -5,14 +5,25 @@ previous bundle alone. model.onnx and the ExportedProgram are built once and sha
 derived from them (fp16, int8 and e2e ONNX; AOTInductor).
 """
 
+import contextlib
+import io
+import logging
+import re
+
 import torch
 
-from toolkit.errors import UsageError
+from toolkit.errors import ExportLintError, UsageError
 from toolkit.export import e2e, lint, onnx_formats, torch_formats
+from toolkit.export.torch_formats import quiet_torch_logs
+from toolkit.models import image_input
 from toolkit.runtime.bundle import FORMAT_FILES
 from toolkit.runtime.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for
 
 FORMATS = tuple(FORMAT_FILES)
+DEFAULT_ONNX_OPSET = 20  # torch.onnx's, when no --opset or --min-ort asks for another
+WEIGHT_FORMATS = ("state-dict", "safetensors")
+DERIVED_FROM = {"aoti": "exported-program", "onnx-fp16": "onnx", "onnx-int8": "onnx", "onnx-e2e": "onnx"}
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # torch colours its error messages
 
 
 class OnnxOptions:
@@ -36,7 +47,7 @@ def applicable_formats(spec) -> list:
     found = list(FORMATS)
     if spec.dataset != "fashion-mnist":
         found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
-    if spec.input.kind != "image" or spec.input.background != "dark":
+    if spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean:
         found.remove("onnx-e2e")  # the in-graph preprocessing is Fashion-MNIST's (gray, light on dark)
     return found
 
@@ -60,9 +71,10 @@ def resolve_formats(spec, formats) -> list:
     return weights + [f for f in dict.fromkeys(chosen) if f not in weights]
 
 
-def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None) -> dict:
+def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, failed=None) -> dict:
     """file name -> (bytes, format), all in memory before anything is written; `progress(file name)` is
-    called as each one starts."""
+    called as each one starts. With a `failed` dict, a format that cannot be exported (an op ONNX lacks,
+    Python TorchScript cannot compile) is recorded there with its reason and the others are still built."""
     cache = {}
 
     def program():  # shared by exported-program and aoti
@@ -95,14 +107,48 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None) 
     for fmt in formats:
         if progress is not None:
             progress(FORMAT_FILES[fmt])
-        built[FORMAT_FILES[fmt]] = (builders[fmt](), fmt)
+        if failed is not None and DERIVED_FROM.get(fmt) in failed:
+            failed[fmt] = f"needs {FORMAT_FILES[DERIVED_FROM[fmt]]}, which could not be exported"
+            continue
+        try:
+            with quiet_torch_logs(), _no_warnings_logged():  # a failing export logs its graph as a warning
+                built[FORMAT_FILES[fmt]] = (builders[fmt](), fmt)
+        except ExportLintError:
+            raise  # a graph that would compute something else than eager: refused, never half-exported
+        except Exception as exc:
+            if failed is None or fmt in WEIGHT_FORMATS:
+                raise
+            failed[fmt] = failure_reason(fmt, exc, options)
     if "onnx" in cache and "model.onnx" not in built:
         built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
     return built
 
 
+@contextlib.contextmanager
+def _no_warnings_logged():
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def failure_reason(fmt: str, exc: Exception, options: OnnxOptions) -> str:
+    """One line: the innermost cause's first words (torch's exporters wrap it; it names the op or the
+    construct), with the opset for ONNX."""
+    while (exc.__cause__ or exc.__context__) is not None:
+        exc = exc.__cause__ or exc.__context__
+    lines = [ANSI_ESCAPE.sub("", line).strip() for line in str(exc).splitlines()]
+    first = next((line for line in lines if line), "")
+    reason = f"{type(exc).__name__}: {' '.join(first.split())[:300]}".rstrip(": ")
+    if fmt.startswith("onnx"):
+        reason += f" (opset {options.opset or DEFAULT_ONNX_OPSET})"
+    return reason
+
+
 def _calibration(spec, options):
     from toolkit.data import load_dataset
 
-    data = load_dataset(spec.dataset, options.data_dir)
+    data = load_dataset(spec.dataset, options.data_dir, image=image_input(spec))
     return data.to_input(data.train_x[: onnx_formats.CALIBRATION_IMAGES]).numpy()

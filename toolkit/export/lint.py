@@ -31,6 +31,27 @@ def check_module(module: nn.Module) -> None:
             )
 
 
+def check_forward(module: nn.Module, spec) -> None:
+    """The eval-mode module takes the spec's input and gives one output row per sample, as wide as the labels."""
+    import torch
+
+    shape = [2, *spec.input.shape]
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(shape))
+    except Exception as exc:  # the user's forward: whatever it raises, name it and the input it got
+        detail = " ".join(str(exc).split())[:300]
+        raise ExportLintError(
+            f"{spec.name}: forward on an input of shape {shape} raised {type(exc).__name__}: {detail} "
+            "(is --input-shape right?)"
+        ) from None
+    width = 1 if spec.output in ("probability", "value") else len(spec.labels)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, width):
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        need = f"{len(spec.labels)} labels" if spec.output in ("logits", "probabilities") else f"a {spec.output}"
+        raise ExportLintError(f"{spec.name}: forward gives {got} for a batch of 2; {need} need [2, {width}]")
+
+
 def check_onnx(model: onnx.ModelProto) -> None:
     random_nodes = sorted({node.op_type for node in model.graph.node if node.op_type in RANDOM_OPS})
     if random_nodes:

@@ -93,7 +93,7 @@ def _onnx_entry(onnx_bytes):
     }
 
 
-def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, onnx_bytes) -> Manifest:
+def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, onnx_bytes, failed=None) -> Manifest:
     trained = is_trained(weights, previous)
     versions = {
         "toolkit": toolkit.__version__,
@@ -120,4 +120,6 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         training=training_summary(ckpt, previous, weights),
         tolerance={"atol": spec.atol, "reason": spec.atol_reason or "tk's default"},
         warning=None if trained else UNTRAINED_WARNING,
+        source=spec.source.to_dict() if spec.source is not None else None,
+        failed_formats=dict(failed) if failed else None,
     )

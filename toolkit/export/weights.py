@@ -6,6 +6,7 @@ in bundles made before it); for a model tk does not train, seeded random weights
 untrained.
 """
 
+import sys
 from pathlib import Path
 
 import torch
@@ -39,13 +40,20 @@ def find_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUN
     return None
 
 
-def resolve_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS) -> tuple:
+def resolve_weights(
+    model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, trust_pickle=False, log=print
+) -> tuple:
     """(state_dict or None, weights description, checkpoint-or-None): which weights to export, and from where."""
     found = find_weights(model, checkpoint_file, bundle_dir, runs_dir)
     if found is not None:
         source, path = found
-        state_dict, ckpt = checkpoint.load_weights(path, model)
-        return strip_compile_prefix(state_dict), {"source": source, "path": path.as_posix()}, ckpt
+        state_dict, ckpt = checkpoint.load_weights(
+            path, model, trust_pickle, _users_module(model) if trust_pickle else None
+        )
+        state_dict, stripped = strip_wrapper_prefixes(state_dict)
+        if stripped:
+            log(f"note: {path}: stripped the {stripped!r} prefix from every key ({WRAPPERS[stripped]})")
+        return state_dict, {"source": source, "path": path.as_posix()}, ckpt
     if not get_spec(model).trainable:
         return None, {"source": "random-init", "path": None, "seed": RANDOM_INIT_SEED}, None
     tried = weight_candidates(model, checkpoint_file, bundle_dir, runs_dir)
@@ -55,12 +63,30 @@ def resolve_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=
     )
 
 
-def strip_compile_prefix(state_dict: dict) -> dict:
-    """A state_dict saved from a torch.compile wrapper has `_orig_mod.` keys; the model's own do not."""
-    prefix = "_orig_mod."
-    if all(key.startswith(prefix) for key in state_dict):
-        return {key[len(prefix) :]: value for key, value in state_dict.items()}
-    return state_dict
+WRAPPERS = {"_orig_mod.": "saved from a torch.compile wrapper", "module.": "saved from DataParallel or DDP"}
+
+
+def strip_wrapper_prefixes(state_dict: dict) -> tuple:
+    """(state_dict, the prefix stripped or ''): a state_dict saved from a torch.compile or DataParallel
+    wrapper has every key prefixed (`_orig_mod.`, `module.`, or both); the model's own keys are not."""
+    stripped = ""
+    while state_dict:
+        prefix = next((p for p in WRAPPERS if all(key.startswith(p) for key in state_dict)), None)
+        if prefix is None:
+            break
+        state_dict = {key[len(prefix) :]: value for key, value in state_dict.items()}
+        stripped += prefix
+    return state_dict, stripped.split(".")[0] + "." if stripped else ""
+
+
+def _users_module(model: str):
+    """The module of a user's own model's file, where its classes pickled from `__main__` live."""
+    spec = get_spec(model)
+    if spec.source is None or not spec.source.rebuildable:
+        return None
+    from toolkit.models.source import load_symbol
+
+    return sys.modules.get(getattr(load_symbol(spec.source), "__module__", ""))
 
 
 def eager_module(module: torch.nn.Module) -> torch.nn.Module:
@@ -68,9 +94,9 @@ def eager_module(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "_orig_mod", module)
 
 
-def load_model(spec, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, log=print) -> tuple:
+def load_model(spec, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, log=print, trust_pickle=False) -> tuple:
     """(eval-mode module, weights description, checkpoint-or-None) for the weights resolve_weights picks."""
-    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir)
+    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir, trust_pickle, log)
     torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
     net = spec.build().eval()  # built here, not handed over: no train-mode notice
     if state_dict is not None:

@@ -48,9 +48,10 @@ def check_replaceable(out_dir: Path) -> None:
         )
 
 
-def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=None) -> Manifest:
+def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=None, failed=None) -> Manifest:
     """Write the built artifacts ({file name: (bytes, format)}) and their manifest as the bundle out_dir,
-    signed with the private key file `sign_key` if given (manifest.sig is swapped in with the rest)."""
+    signed with the private key file `sign_key` if given (manifest.sig is swapped in with the rest).
+    `failed`: formats that could not be exported, and why (the manifest says so)."""
     out_dir = Path(out_dir)
     check_replaceable(out_dir)
     with folder_lock(out_dir):
@@ -58,7 +59,7 @@ def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=
         previous = previous_manifest(out_dir)
         files = {name: {"sha256": bundle.sha256_bytes(data), "bytes": len(data)} for name, (data, _) in built.items()}
         format_files = {fmt: name for name, (_, fmt) in built.items()}
-        carried = _still_valid_artifacts(out_dir, previous, files, format_files)
+        carried = _still_valid_artifacts(out_dir, previous, files, format_files, failed or {})
         verification = _still_valid_verification(out_dir, files)
         with replaced_folder(out_dir) as staging:
             for name, (data, _) in built.items():
@@ -66,18 +67,22 @@ def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=
             for name in carried + ([bundle.VERIFICATION] if verification else []):
                 _copy(out_dir / name, staging / name)
             onnx_bytes = built.get("model.onnx", (None,))[0]
-            manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes)
+            manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes, failed)
             manifest.verification = verification
             (staging / bundle.MANIFEST).write_text(bundle.dumps(manifest.to_dict()))
             if sign_key is not None:
                 signing.sign(staging, manifest, sign_key)
     # Artifacts that can carry code are trusted later only because this machine made them.
-    trust.record_exported(files[name]["sha256"] for fmt, name in format_files.items() if fmt in trust.CODE_FORMATS)
+    trusted = [files[name]["sha256"] for fmt, name in format_files.items() if fmt in trust.CODE_FORMATS]
+    if spec.source is not None and spec.source.rebuildable:  # verify may import this very source again later
+        trusted.append(spec.source.trust_key)
+    trust.record_exported(trusted)
     return manifest
 
 
-def _still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: dict) -> list:
-    """Artifacts of formats not re-exported, made from the same weights and intact: listed again, to copy over."""
+def _still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: dict, failed: dict) -> list:
+    """Artifacts of formats not re-exported, made from the same weights and intact: listed again, to copy over
+    (never one whose export failed just now: the model may have changed since)."""
     if previous is None:
         return []
     state_dict = bundle.FORMAT_FILES["state-dict"]
@@ -86,7 +91,7 @@ def _still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: d
     carried = []
     for fmt, name in previous.formats.items():
         path = out_dir / name
-        if fmt in format_files or path.is_symlink() or not path.is_file():
+        if fmt in format_files or fmt in failed or path.is_symlink() or not path.is_file():
             continue
         if bundle.sha256_file(path) == previous.files[name]["sha256"]:
             files[name], format_files[fmt] = previous.files[name], name

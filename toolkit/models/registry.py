@@ -8,7 +8,7 @@ special-case a model by name. Names of the form "torchvision/<arch>" are resolve
 from dataclasses import dataclass, field
 from typing import Callable
 
-from toolkit.errors import UnknownModelError
+from toolkit.errors import UnknownModelError, UsageError
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class ModelSpec:
     atol: float = 1e-4  # verification tolerance against eager
     atol_reason: str = ""  # why a model needs another tolerance than the default
     loss: str = "cross_entropy"  # "cross_entropy", "bce" or "mse"
+    source: object = None  # a user's model: its models.source.Source (None for the zoo's)
 
     @property
     def trainable(self) -> bool:
@@ -82,6 +83,7 @@ class ModelSpec:
 
 
 _REGISTRY: dict = {}
+_IN_USE: dict = {}  # this process's own models (a user's FILE.py:Symbol), by name; see `use`
 _RESOLVERS: dict = {}  # prefix -> function(name) -> ModelSpec, for on-demand families
 
 
@@ -99,7 +101,17 @@ def register_family(prefix: str, resolver: Callable[[str], ModelSpec]) -> None:
     _RESOLVERS[prefix] = resolver
 
 
+def use(spec: ModelSpec) -> ModelSpec:
+    """Make a user's model known by its name to this process, so train, export and verify find it like any other."""
+    if spec.name in _REGISTRY:
+        raise UsageError(f"{spec.name!r} is a registered model's name; give your model another (--name)")
+    _IN_USE[spec.name] = spec
+    return spec
+
+
 def get_spec(name: str) -> ModelSpec:
+    if name in _IN_USE:
+        return _IN_USE[name]
     if name in _REGISTRY:
         return _REGISTRY[name]
     prefix, _, rest = name.partition("/")
@@ -111,6 +123,11 @@ def get_spec(name: str) -> ModelSpec:
 
 def model_names() -> list:
     return sorted(_REGISTRY)
+
+
+def image_input(spec: ModelSpec):
+    """The spec's ImageInput (what load_dataset adapts Fashion-MNIST to), or None for a tabular model."""
+    return spec.input if spec.input.kind == "image" else None
 
 
 def describe(spec: ModelSpec) -> dict:

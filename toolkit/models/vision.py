@@ -36,6 +36,11 @@ def _imagenet_labels(arch: str) -> tuple:
         return tuple(str(i) for i in range(1000))
 
 
+def imagenet_labels() -> tuple:
+    """The 1,000 ImageNet-1k class names (`--labels imagenet` for a user's own model)."""
+    return _imagenet_labels("resnet18")
+
+
 def _builder(arch: str):
     def build():
         import torchvision

@@ -101,6 +101,9 @@ def _listed_path(bundle_dir, manifest: Manifest, format_name: str) -> Path:
     bundle_dir = Path(bundle_dir)
     name = manifest.formats.get(format_name)
     if name is None:
+        why = (manifest.failed_formats or {}).get(format_name)
+        if why:
+            raise BundleError(f"{bundle_dir}: bundle has no {format_name} artifact: its export failed ({why})")
         raise BundleError(f"{bundle_dir}: bundle has no {format_name} artifact (export it with --format {format_name})")
     if name != FORMAT_FILES[format_name]:  # the schema checks this too; a Manifest built in code might not
         raise BundleError(f"{bundle_dir}: {format_name} must be {FORMAT_FILES[format_name]!r}, not {name!r}")

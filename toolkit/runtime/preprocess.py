@@ -1,7 +1,8 @@
 """Any image file -> the model's input array, step by step as the manifest's `preprocessing` says. No torch.
 
   decode (first frame; 8/16-bit; gray, RGB, RGBA, palette, CMYK)
-  -> channels: 1 = gray (ITU-R 601 luma), 3 = RGB with transparency on white
+  -> channels: 1 = gray (ITU-R 601 luma), 3 = RGB with transparency on white (background "dark":
+     gray, repeated in each of the 3 channels at the end, as tk trains such models on Fashion-MNIST)
   -> background "dark" (Fashion-MNIST): light backgrounds are inverted (invert "auto", or forced) so
      the item is light on black, transparent pixels become that black, a dim background is removed
   -> resize "longest-side-keep-aspect": trim to the item (trim), resize the longest side to `size`,
@@ -203,7 +204,7 @@ def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
     """A decoded image -> float32 [channels, size, size]. invert: None (the manifest's policy), True or False.
 
     model.e2e.onnx does the same for the Fashion-MNIST models, in the graph."""
-    if prep.channels == 3:
+    if prep.channels == 3 and prep.background != "dark":
         pixels, alpha = rgb_on_white(image), None
     else:
         pixels, alpha = gray_and_alpha(image)
@@ -215,6 +216,8 @@ def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
     # The scale in double precision, as the manifest holds it: for 8-bit values this equals
     # float32 division by 255 exactly, which is how the training data was scaled.
     x = (quantised.astype(np.float64) * prep.scale).astype(np.float32)
+    if prep.channels == 3 and x.ndim == 2:  # gray items on black, fed to a 3-channel model: gray in each
+        x = np.repeat(x[:, :, None], 3, axis=2)
     if prep.mean:
         x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
     x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)

@@ -168,6 +168,8 @@ class Manifest:
     tolerance: dict  # {"atol", "reason"}: what verify holds every exact artifact to
     verification: dict | None = None  # the summary of verification.json for exactly these files
     warning: str | None = None  # e.g. an untrained model's, repeated by every `tk infer`
+    source: dict | None = None  # a user's model: where its architecture came from (toolkit.models.source)
+    failed_formats: dict | None = None  # format -> why it could not be exported (the others were)
     schema_version: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -178,8 +180,9 @@ class Manifest:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(input=self.input.to_dict(), output=self.output.to_dict(), labels=list(self.labels))
         data["preprocessing"] = self.preprocessing.to_dict() if self.preprocessing else None
-        if self.warning is None:
-            del data["warning"]
+        for optional in ("warning", "source", "failed_formats"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -193,6 +196,7 @@ class Manifest:
         tolerance.number("atol", 0.0)
         preprocessing = top.child("preprocessing", optional=True)
         files = validation.read_files(top, set(FORMAT_FILES.values()))
+        failed = validation.read_failures(top, FORMAT_FILES)
         manifest = cls(
             model=top.get("model", str),
             task=top.choice("task", TASKS),
@@ -203,7 +207,7 @@ class Manifest:
             labels=top.strings("labels", MAX_LABELS),
             preprocessing=Preprocessing.from_dict(preprocessing) if preprocessing else None,
             files=files,
-            formats=validation.read_formats(top, FORMAT_FILES, files),
+            formats=validation.read_formats(top, FORMAT_FILES, files, failed),
             onnx=top.get("onnx", dict, optional=True),
             versions=top.get("versions", dict),
             weights=top.get("weights", dict),
@@ -212,6 +216,8 @@ class Manifest:
             tolerance=tolerance.data,
             verification=top.get("verification", dict, optional=True),
             warning=top.get("warning", str, optional=True),
+            source=validation.read_source(top),
+            failed_formats=failed or None,
         )
         validation.check_consistency(manifest)
         return manifest

@@ -116,7 +116,31 @@ def read_files(reader: Reader, allowed_names) -> dict:
     return files
 
 
-def read_formats(reader: Reader, format_files: dict, files: dict) -> dict:
+def read_source(reader: Reader) -> dict | None:
+    """Where a user's architecture came from: {"kind", "file" | "module", "symbol", "args", "sha256"}."""
+    source = reader.child("source", optional=True)
+    if source is None:
+        return None
+    source.only({"kind", "file", "module", "symbol", "args", "sha256"})
+    kind = source.choice("kind", ("file", "module", "python"))
+    source.get("file" if kind == "file" else "module", str)
+    source.get("symbol", str)
+    source.get("args", dict)
+    if kind == "file" and not SHA256.match(source.get("sha256", str)):
+        raise invalid(source.path("sha256"), "is not a sha256 hex digest")
+    return source.data
+
+
+def read_failures(reader: Reader, format_files: dict) -> dict:
+    """{format: why it could not be exported}, for the formats a user's model could not be exported to."""
+    failed = reader.get("failed_formats", dict, optional=True) or {}
+    for fmt, reason in failed.items():
+        if fmt not in format_files or not isinstance(reason, str) or len(reason) > MAX_TEXT:
+            raise invalid(f"failed_formats[{fmt!r}]", "must name a format and say why, in a string")
+    return failed
+
+
+def read_formats(reader: Reader, format_files: dict, files: dict, failed=()) -> dict:
     """{format: file name}: each format's own fixed file name, listed in `files`."""
     formats = reader.get("formats", dict)
     for fmt, name in formats.items():
@@ -126,7 +150,7 @@ def read_formats(reader: Reader, format_files: dict, files: dict) -> dict:
             raise invalid(f"formats[{fmt!r}]", f"must be {format_files[fmt]!r}, not {name!r}")
         if name not in files:
             raise invalid(f"formats[{fmt!r}]", f"names {name!r}, which files does not list")
-    if "onnx" not in formats:
+    if "onnx" not in formats and "onnx" not in failed:  # a failed ONNX export is said, not hidden
         raise invalid("formats", "has no onnx artifact (the runtime's model)")
     return formats
 

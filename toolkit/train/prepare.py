@@ -11,7 +11,7 @@ import torch
 
 from toolkit.data import load_dataset
 from toolkit.errors import UsageError
-from toolkit.models import get_spec
+from toolkit.models import get_spec, image_input
 from toolkit.train import checkpoint, distributed
 from toolkit.train.recipes import TrainConfig, loss_function, make_optimizer, resolve_config
 
@@ -76,7 +76,7 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
         torch.backends.cudnn.allow_tf32 = True
 
     started = time.perf_counter()
-    data = load_dataset(spec.dataset, data_dir)
+    data = load_dataset(spec.dataset, data_dir, image=image_input(spec))
     if config.limit is not None:
         data = replace(data, train_x=data.train_x[: config.limit], train_y=data.train_y[: config.limit])
     data = data.to(dev)

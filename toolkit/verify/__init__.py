@@ -6,6 +6,8 @@
 - compare.py: the exact rule, the task rule (fp16, int8), ONNX compatibility
 - e2e.py:     model.e2e.onnx against the runtime's own preprocessing
 - report.py:  the printed table and the one-line failure summary
+- architecture.py: the eager model: the zoo's, or a user's rebuilt from its source (when allowed)
+- own_model.py: `make_bundle(module, ...)`: a live module -> a verified bundle (toolkit.make_bundle)
 """
 
 from toolkit.verify.parity import verify

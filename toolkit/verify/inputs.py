@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolkit.data import load_dataset
+from toolkit.models import image_input
 
 LARGE_INPUT = 10_000  # values per sample above which the big batch shrinks to 16 (224x224 photos on a CPU)
 
@@ -38,7 +39,7 @@ def verification_batches(spec, data_dir=None, seed: int = 0) -> list:
     big = 16 if int(np.prod(shape)) > LARGE_INPUT else 512
     batches = []
     if spec.dataset == "fashion-mnist":
-        data = load_dataset(spec.dataset, data_dir)
+        data = load_dataset(spec.dataset, data_dir, image=image_input(spec))
         x, y = data.to_input(data.test_x).numpy(), data.test_y.numpy()
         batches += [Batch("real", x[i : i + 1]) for i in range(32)]
         batches += [Batch("real", x[i * 7 : i * 7 + 7]) for i in range(16)]

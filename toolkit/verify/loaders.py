@@ -39,6 +39,7 @@ class Backend:
     run: object  # float32 numpy batch -> numpy output
     rule: str = EXACT
     module: object = None  # the torch module behind it, for torch runtimes
+    size_ratio: float | None = None  # reduced precision: the file's size relative to model.onnx
 
 
 @dataclass
@@ -89,6 +90,8 @@ def onnx_backends(bundle_dir: Path, manifest: Manifest, fmt: str) -> list:
     found = []
     rule = TASK if fmt in REDUCED_PRECISION else EXACT
     path, model_bytes = bundle.read_artifact(bundle_dir, manifest, fmt)
+    fp32 = manifest.files.get(bundle.FORMAT_FILES["onnx"], {}).get("bytes")
+    ratio = len(model_bytes) / fp32 if rule == TASK and fp32 else None
     for device in ("cpu", "cuda"):
         runtime = f"onnxruntime-{device}"
         if device == "cuda" and not cuda_present():
@@ -99,7 +102,7 @@ def onnx_backends(bundle_dir: Path, manifest: Manifest, fmt: str) -> list:
         def run(x, session=session):
             return session.run([manifest.output.name], {manifest.input.name: x})[0]
 
-        found.append(Backend(path.name, runtime, run, rule))
+        found.append(Backend(path.name, runtime, run, rule, size_ratio=ratio))
     return found
 
 
@@ -126,6 +129,30 @@ def artifact_backends(bundle_dir: Path, manifest: Manifest, eager: Backend, skip
             path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
             found.append(torch_backend(module, path.name, runtime))
     return found  # model.e2e.onnx has a row of its own rule: verify.e2e
+
+
+def formats_only_backends(bundle_dir: Path, manifest: Manifest, trust_code: bool, no_eager: str) -> tuple:
+    """(reference, others) without an eager model: model.onnx on ONNX Runtime's CPU provider is the reference
+    (it runs no code), the weights files cannot run (no architecture), every other artifact is compared with it."""
+    reference, found = None, []
+    for fmt in [f for f in bundle.FORMAT_FILES if f in manifest.formats]:
+        name = manifest.formats[fmt]
+        if fmt in ("state-dict", "safetensors"):
+            found.append(NotRun(name, "eager", f"no eager model ({no_eager})"))
+        elif fmt in ONNX_FORMATS:
+            found += onnx_backends(bundle_dir, manifest, fmt)
+        elif fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
+            found.append(NotRun(name, TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED))
+        elif fmt in TORCH_LOADERS:
+            path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
+            found.append(torch_backend(module, path.name, runtime))
+    runnable = [b for b in found if isinstance(b, Backend) and b.rule == EXACT]
+    if not runnable:
+        raise BundleError(
+            f"{bundle_dir}: nothing to verify: no eager model ({no_eager}) and no artifact that runs here"
+        )
+    reference = next((b for b in runnable if b.runtime == "onnxruntime-cpu"), runnable[0])
+    return reference, [b for b in found if b is not reference]
 
 
 def _quietly(module):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from toolkit.atomic import folder_lock, write_text
 from toolkit.errors import UsageError, VerificationError
-from toolkit.models import get_spec
 from toolkit.runtime import bundle, signing
 from toolkit.runtime.schema import verification_summary
 from toolkit.verify import loaders
+from toolkit.verify.architecture import spec_for
 from toolkit.verify.compare import compare, onnx_compatibility, score
 from toolkit.verify.e2e import e2e_row
 from toolkit.verify.inputs import verification_batches
@@ -43,6 +43,8 @@ def verify(
     skip=(),
     trust_code: bool = False,
     public_key=None,
+    source: str | None = None,
+    module=None,
     log=print,
 ) -> dict:
     """Check every artifact of the bundle against the eager model; raises VerificationError on any failure.
@@ -50,14 +52,19 @@ def verify(
     The bundle is `bundle_dir`, else exported/<model> (fashion-mlp when neither is given); the model
     verified is the one its manifest names, held to the manifest's tolerance unless `atol` is given.
     Artifacts that can carry code run only if this machine exported them, or with `trust_code`; with
-    `public_key`, the bundle must carry that Ed25519 key's signature."""
+    `public_key`, the bundle must carry that Ed25519 key's signature. A user's model is rebuilt from
+    `source` (FILE.py:Symbol), a live `module`, or its recorded source (verify.architecture); without
+    one, the formats are compared with each other."""
     bundle_dir, _ = open_bundle(model, bundle_dir)  # a missing bundle is refused before its lock file is made
     # Held throughout: an export swapping the folder mid-run would otherwise get this run's report,
     # and the manifest it read, written over its new bundle.
     with folder_lock(bundle_dir):
         bundle_dir, manifest = open_bundle(model, bundle_dir, public_key)
+        spec, no_eager = spec_for(manifest, source, trust_code, module)
+        if no_eager:
+            log(f"{manifest.model}: no eager model: {no_eager}; comparing the formats with each other only")
         atol = manifest.atol if atol is None else atol
-        report = parity_report(bundle_dir, manifest, atol, data_dir, skip, trust_code)
+        report = parity_report(bundle_dir, manifest, spec, atol, data_dir, skip, trust_code, no_eager)
         write_text(bundle_dir / bundle.VERIFICATION, bundle.dumps(report))
         manifest.verification = verification_summary(report)
         bundle.write_manifest(bundle_dir, manifest)
@@ -66,24 +73,34 @@ def verify(
         raise VerificationError(f"{bundle_dir}: verification failed: {failure_summary(report)}", report=report)
     ran = sum(row["passed"] is not None for row in report["rows"])
     log(
-        f"{manifest.model}: all {ran} rows that ran match eager ({len(report['rows']) - ran} not run) "
+        f"{manifest.model}: all {ran} rows that ran match {report['reference']} ({len(report['rows']) - ran} not run) "
         f"-> {bundle_dir / bundle.VERIFICATION}"
     )
     return report
 
 
-def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip, trust_code) -> dict:
+def parity_report(bundle_dir: Path, manifest, spec, atol: float, data_dir, skip, trust_code, no_eager=None) -> dict:
     """The whole verification.json: every row, ONNX compatibility, the inputs, and the files it checked."""
-    spec = get_spec(manifest.model)
-    net, state_path = loaders.eager_model(bundle_dir, manifest, spec)
     batches = verification_batches(spec, data_dir)
-    rows = parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip, trust_code)
+    if no_eager is None:
+        net, state_path = loaders.eager_model(bundle_dir, manifest, spec)
+        reference = loaders.torch_backend(net, state_path.name, "eager")
+        backends = loaders.artifact_backends(bundle_dir, manifest, reference, skip, trust_code)
+    else:
+        reference, backends = loaders.formats_only_backends(bundle_dir, manifest, trust_code, no_eager)
+    rows = parity_rows(spec, reference, backends, batches, atol)
     if "onnx-e2e" in manifest.formats:
         rows.append(e2e_row(bundle_dir, manifest, data_dir))
+    for fmt, reason in (manifest.failed_formats or {}).items():  # said in the matrix, where the rows are read
+        rows.append(
+            {"artifact": bundle.FORMAT_FILES[fmt], "runtime": "-", "passed": None, "status": f"not exported: {reason}"}
+        )
     compatibility = onnx_compatibility(bundle_dir, manifest)
     return {
         "model": manifest.model,
         "passed": all(row["passed"] is not False for row in rows) and compatibility["passed"],
+        "reference": "eager" if no_eager is None else f"{reference.artifact} on {reference.runtime}",
+        "no_eager_model": no_eager,
         "atol": atol,
         "atol_reason": manifest.tolerance.get("reason", "tk's default"),
         "inputs": {
@@ -93,25 +110,24 @@ def parity_report(bundle_dir: Path, manifest, atol: float, data_dir, skip, trust
             "samples": sum(len(b.x) for b in batches),
         },
         "onnx_compatibility": compatibility,
+        "failed_formats": dict(manifest.failed_formats or {}),
         "files": {name: entry["sha256"] for name, entry in manifest.files.items()},
         "rows": rows,
     }
 
 
-def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip, trust_code) -> list:
-    """One row per artifact x runtime: eager's against itself first, then every other backend's."""
-    eager = loaders.torch_backend(net, state_path.name, "eager")
-    reference = [eager.run(b.x) for b in batches]
-    eager_score = score(spec, reference, batches)
+def parity_rows(spec, reference, backends: list, batches, atol) -> list:
+    """One row per artifact x runtime: the reference's against itself first, then every other backend's."""
+    expected = [loaders.as_float32(reference.run(b.x)) for b in batches]
+    reference_score = score(spec, expected, batches)
     rows = [
         {
-            "artifact": eager.artifact,
-            "runtime": "eager",
-            **compare(spec, reference, reference, batches, atol, loaders.EXACT, eager_score),
+            "artifact": reference.artifact,
+            "runtime": reference.runtime,
+            **compare(spec, expected, expected, batches, atol, loaders.EXACT, reference_score),
         }
     ]
-    onnx_bytes = manifest.files.get(bundle.FORMAT_FILES["onnx"], {}).get("bytes")
-    for backend in loaders.artifact_backends(bundle_dir, manifest, eager, skip, trust_code):
+    for backend in backends:
         if isinstance(backend, loaders.NotRun):
             rows.append(
                 {
@@ -126,9 +142,9 @@ def parity_rows(bundle_dir, manifest, spec, net, state_path, batches, atol, skip
         row = {
             "artifact": backend.artifact,
             "runtime": backend.runtime,
-            **compare(spec, reference, outputs, batches, atol, backend.rule, eager_score),
+            **compare(spec, expected, outputs, batches, atol, backend.rule, reference_score),
         }
-        if backend.rule == loaders.TASK and onnx_bytes:
-            row["size_ratio"] = manifest.files[backend.artifact]["bytes"] / onnx_bytes
+        if backend.rule == loaders.TASK and backend.size_ratio is not None:
+            row["size_ratio"] = backend.size_ratio
         rows.append(row)
     return rows
