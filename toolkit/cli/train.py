@@ -48,9 +48,7 @@ def train(
     mean: own.MeanOption = None,
     std: own.StdOption = None,
 ):
-    """Train a model on its dataset with its recipe; checkpoints after every epoch.
-
-    Your own image classifier trains on Fashion-MNIST: tk train my_model.py:Net --dataset fashion-mnist."""
+    """Train a model on its dataset with its recipe; checkpoints after every epoch (yours: FILE.py:Net --dataset)."""
     from toolkit.train import train as run_training
 
     described = dict(name=name, input_shape=input_shape, labels=labels, mean=mean, std=std)

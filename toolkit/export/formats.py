@@ -103,6 +103,13 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
         ),
         "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
     }
+    built = _build_each(formats, builders, options, progress, failed)
+    if "onnx" in cache and "model.onnx" not in built:
+        built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
+    return built
+
+
+def _build_each(formats, builders: dict, options: OnnxOptions, progress, failed) -> dict:
     built = {}
     for fmt in formats:
         if progress is not None:
@@ -119,8 +126,6 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
             if failed is None or fmt in WEIGHT_FORMATS:
                 raise
             failed[fmt] = failure_reason(fmt, exc, options)
-    if "onnx" in cache and "model.onnx" not in built:
-        built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
     return built
 
 

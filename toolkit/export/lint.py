@@ -40,16 +40,31 @@ def check_forward(module: nn.Module, spec) -> None:
         with torch.no_grad():
             out = module(torch.zeros(shape))
     except Exception as exc:  # the user's forward: whatever it raises, name it and the input it got
-        detail = " ".join(str(exc).split())[:300]
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        if _takes_one(module, spec):
+            raise ExportLintError(
+                f"{spec.name}: the batch dim came out fixed at 1: forward takes a batch of 1 but a batch of 2 "
+                f"raises {detail} (a reshape or view with a hard-coded batch?)"
+            ) from None
         raise ExportLintError(
-            f"{spec.name}: forward on an input of shape {shape} raised {type(exc).__name__}: {detail} "
-            "(is --input-shape right?)"
+            f"{spec.name}: forward on an input of shape {shape} raised {detail} (is --input-shape right?)"
         ) from None
     width = 1 if spec.output in ("probability", "value") else len(spec.labels)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, width):
         got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         need = f"{len(spec.labels)} labels" if spec.output in ("logits", "probabilities") else f"a {spec.output}"
         raise ExportLintError(f"{spec.name}: forward gives {got} for a batch of 2; {need} need [2, {width}]")
+
+
+def _takes_one(module: nn.Module, spec) -> bool:
+    import torch
+
+    try:
+        with torch.no_grad():
+            module(torch.zeros([1, *spec.input.shape]))
+        return True
+    except Exception:  # any failure: the model does not take this input either
+        return False
 
 
 def check_onnx(model: onnx.ModelProto) -> None:

@@ -40,9 +40,7 @@ def find_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUN
     return None
 
 
-def resolve_weights(
-    model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, trust_pickle=False, log=print
-) -> tuple:
+def resolve_weights(model: str, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, trust_pickle=False) -> tuple:
     """(state_dict or None, weights description, checkpoint-or-None): which weights to export, and from where."""
     found = find_weights(model, checkpoint_file, bundle_dir, runs_dir)
     if found is not None:
@@ -50,9 +48,6 @@ def resolve_weights(
         state_dict, ckpt = checkpoint.load_weights(
             path, model, trust_pickle, _users_module(model) if trust_pickle else None
         )
-        state_dict, stripped = strip_wrapper_prefixes(state_dict)
-        if stripped:
-            log(f"note: {path}: stripped the {stripped!r} prefix from every key ({WRAPPERS[stripped]})")
         return state_dict, {"source": source, "path": path.as_posix()}, ckpt
     if not get_spec(model).trainable:
         return None, {"source": "random-init", "path": None, "seed": RANDOM_INIT_SEED}, None
@@ -66,17 +61,24 @@ def resolve_weights(
 WRAPPERS = {"_orig_mod.": "saved from a torch.compile wrapper", "module.": "saved from DataParallel or DDP"}
 
 
-def strip_wrapper_prefixes(state_dict: dict) -> tuple:
-    """(state_dict, the prefix stripped or ''): a state_dict saved from a torch.compile or DataParallel
-    wrapper has every key prefixed (`_orig_mod.`, `module.`, or both); the model's own keys are not."""
-    stripped = ""
-    while state_dict:
-        prefix = next((p for p in WRAPPERS if all(key.startswith(p) for key in state_dict)), None)
+def without_wrapper_prefixes(model: torch.nn.Module, state_dict: dict) -> tuple:
+    """(state_dict, the prefix stripped or ''): a state_dict saved from a torch.compile or DataParallel wrapper
+    has every key prefixed (`_orig_mod.`, `module.`, or both). Stripped only when the keys then are the
+    model's own: a model may well have a submodule called `module`."""
+    expected, stripped, found = set(model.state_dict()), "", state_dict
+    while found and set(found) != expected:
+        prefix = next((p for p in WRAPPERS if all(key.startswith(p) for key in found)), None)
         if prefix is None:
             break
-        state_dict = {key[len(prefix) :]: value for key, value in state_dict.items()}
+        found = {key[len(prefix) :]: value for key, value in found.items()}
         stripped += prefix
-    return state_dict, stripped.split(".")[0] + "." if stripped else ""
+    if not stripped or set(found) != expected:
+        return state_dict, ""  # as it was: load_into names what does not fit
+    return found, stripped
+
+
+def wrapper_names(stripped: str) -> str:
+    return " and ".join(WRAPPERS[p + "."] for p in stripped.rstrip(".").split("."))
 
 
 def _users_module(model: str):
@@ -96,10 +98,13 @@ def eager_module(module: torch.nn.Module) -> torch.nn.Module:
 
 def load_model(spec, checkpoint_file=None, bundle_dir=None, runs_dir=RUNS, log=print, trust_pickle=False) -> tuple:
     """(eval-mode module, weights description, checkpoint-or-None) for the weights resolve_weights picks."""
-    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir, trust_pickle, log)
+    state_dict, weights, ckpt = resolve_weights(spec.name, checkpoint_file, bundle_dir, runs_dir, trust_pickle)
     torch.manual_seed(RANDOM_INIT_SEED)  # the random-init case: the same weights on every export
     net = spec.build().eval()  # built here, not handed over: no train-mode notice
     if state_dict is not None:
+        state_dict, stripped = without_wrapper_prefixes(net, state_dict)
+        if stripped:
+            log(f"note: {weights['path']}: stripped the {stripped!r} prefix from every key ({wrapper_names(stripped)})")
         checkpoint.load_into(net, state_dict, weights["path"])
     else:
         log(f"{spec.name}: WARNING: {UNTRAINED_WARNING}")

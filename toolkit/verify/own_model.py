@@ -40,12 +40,11 @@ def make_bundle(
     VerificationError when an artifact does not compute what the module computes; formats that could
     not be exported are listed in the report's "failed_formats" (the others are written and verified).
     """
-    if input_shape is None and example_input is not None:
-        input_shape = tuple(example_input.shape[1:])  # the batch dim first, as the module takes it
+    input_shape = tuple(example_input.shape[1:]) if input_shape is None and example_input is not None else input_shape
     kind = type(module)
     # tk cannot know the constructor's arguments of a live object: recorded for people, not rebuilt
     source = Source("python", kind.__module__, kind.__qualname__)
-    options = ModelOptions(
+    described = ModelOptions(
         input_shape=tuple(input_shape) if input_shape is not None else None,
         labels=labels,
         features=tuple(features),
@@ -57,8 +56,7 @@ def make_bundle(
         name=name,
         atol=atol,
     )
-    spec = use(custom_spec(source, options, builder=lambda: copy.deepcopy(module).cpu()))
+    spec = use(custom_spec(source, described, builder=lambda: copy.deepcopy(module).cpu()))
     weights = {"source": "module", "path": f"the {kind.__name__} object handed to make_bundle"}
-    options = OnnxOptions(opset, min_ort, data_dir)
-    export_module(module, spec.name, out_dir, formats, weights, None, log, options)
+    export_module(module, spec.name, out_dir, formats, weights, None, log, OnnxOptions(opset, min_ort, data_dir))
     return verify(bundle_dir=out_dir, data_dir=data_dir, module=module, log=log)
