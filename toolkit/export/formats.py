@@ -67,7 +67,7 @@ def resolve_formats(spec, formats) -> list:
             )
         else:
             chosen.append(fmt)
-    weights = ["state-dict", "safetensors"]
+    weights = list(WEIGHT_FORMATS)
     return weights + [f for f in dict.fromkeys(chosen) if f not in weights]
 
 

@@ -6,7 +6,6 @@ in bundles made before it); for a model tk does not train, seeded random weights
 untrained.
 """
 
-import sys
 from pathlib import Path
 
 import torch
@@ -86,9 +85,9 @@ def _users_module(model: str):
     spec = get_spec(model)
     if spec.source is None or not spec.source.rebuildable:
         return None
-    from toolkit.models.source import load_symbol
+    from toolkit.models.source import load_module
 
-    return sys.modules.get(getattr(load_symbol(spec.source), "__module__", ""))
+    return load_module(spec.source)
 
 
 def eager_module(module: torch.nn.Module) -> torch.nn.Module:

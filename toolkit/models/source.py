@@ -96,6 +96,17 @@ def parse_args(args_json: str | None) -> dict:
 
 def load_symbol(source: Source):
     """The class or factory the source names; importing the file or module runs its code."""
+    module = load_module(source)
+    found = module
+    for part in source.symbol.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            raise ModelSourceError(f"{source.location} has no {source.symbol!r} (it defines: {defined_names(module)})")
+    return found
+
+
+def load_module(source: Source):
+    """The file or module the source names, imported (a file once per process)."""
     if source.kind == "file":
         if not Path(source.location).is_file():
             raise ModelSourceError(f"{source.location}: no such file")
@@ -107,12 +118,7 @@ def load_symbol(source: Source):
             raise ModelSourceError(f"{source.location}: importing it raised {describe_exception(exc)}") from None
     else:
         raise ModelSourceError(f"{source.reference}: defined in a Python session; give its file (FILE.py:Symbol)")
-    found = module
-    for part in source.symbol.split("."):
-        found = getattr(found, part, None)
-        if found is None:
-            raise ModelSourceError(f"{source.location} has no {source.symbol!r} (it defines: {defined_names(module)})")
-    return found
+    return module
 
 
 _IMPORTED: dict = {}  # (resolved path, sha256) -> module: a file's code runs once per process

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from toolkit.errors import BundleError
+from toolkit.export.formats import WEIGHT_FORMATS
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import load_model
 from toolkit.models import get_spec
@@ -118,34 +119,35 @@ def artifact_backends(bundle_dir: Path, manifest: Manifest, eager: Backend, skip
         name = manifest.formats[fmt]
         if name == eager.artifact:
             continue
-        if fmt in ("state-dict", "safetensors"):  # the other weights file: the same eager model from it
+        if fmt in WEIGHT_FORMATS:  # the other weights file: the same eager model from it
             module, path = eager_model(bundle_dir, manifest, get_spec(manifest.model), fmt)
             found.append(torch_backend(module.eval(), path.name, "eager"))
-        elif fmt in ONNX_FORMATS:
-            found += onnx_backends(bundle_dir, manifest, fmt)
-        elif fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
-            found.append(NotRun(name, TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED))
-        elif fmt in TORCH_LOADERS:
-            path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
-            found.append(torch_backend(module, path.name, runtime))
+        else:
+            found += exported_backends(bundle_dir, manifest, fmt, trust_code)
     return found  # model.e2e.onnx has a row of its own rule: verify.e2e
+
+
+def exported_backends(bundle_dir: Path, manifest: Manifest, fmt: str, trust_code: bool) -> list:
+    """An exported (non-weights) format's backends: ONNX on each provider, or a torch format if it may run."""
+    if fmt in ONNX_FORMATS:
+        return onnx_backends(bundle_dir, manifest, fmt)
+    if fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
+        return [NotRun(manifest.formats[fmt], TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED)]
+    if fmt in TORCH_LOADERS:
+        path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
+        return [torch_backend(module, path.name, runtime)]
+    return []  # model.e2e.onnx: verify.e2e
 
 
 def formats_only_backends(bundle_dir: Path, manifest: Manifest, trust_code: bool, no_eager: str) -> tuple:
     """(reference, others) without an eager model: model.onnx on ONNX Runtime's CPU provider is the reference
     (it runs no code), the weights files cannot run (no architecture), every other artifact is compared with it."""
-    reference, found = None, []
-    for fmt in [f for f in bundle.FORMAT_FILES if f in manifest.formats]:
-        name = manifest.formats[fmt]
-        if fmt in ("state-dict", "safetensors"):
-            found.append(NotRun(name, "eager", f"no eager model ({no_eager})"))
-        elif fmt in ONNX_FORMATS:
-            found += onnx_backends(bundle_dir, manifest, fmt)
-        elif fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
-            found.append(NotRun(name, TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED))
-        elif fmt in TORCH_LOADERS:
-            path, runtime, module = load_torch_artifact(bundle_dir, manifest, fmt, trust_code=trust_code)
-            found.append(torch_backend(module, path.name, runtime))
+    found = []
+    for fmt in [f for f in bundle.FORMAT_FILES if f in manifest.formats]:  # a fixed row order
+        if fmt in WEIGHT_FORMATS:
+            found.append(NotRun(manifest.formats[fmt], "eager", f"no eager model ({no_eager})"))
+        else:
+            found += exported_backends(bundle_dir, manifest, fmt, trust_code)
     runnable = [b for b in found if isinstance(b, Backend) and b.rule == EXACT]
     if not runnable:
         raise BundleError(
