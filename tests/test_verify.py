@@ -1,7 +1,9 @@
 """tk verify: parity of every artifact with the eager model, and loud failures."""
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import onnx
 import pytest
 
@@ -177,3 +179,19 @@ def test_every_failing_row_is_listed_at_once(cli, quick_run, tmp_path):
     assert "model.fp16.onnx on onnxruntime-cpu (accuracy" in line
     report = json.loads((tmp_path / "verification.json").read_text())
     assert [r["passed"] for r in report["rows"] if r["runtime"] == "onnxruntime-cpu"] == [False, False]
+
+
+def test_a_near_tie_may_split_but_a_clear_decision_may_not():
+    """Outputs within atol can only disagree where eager's two best scores are within 2 x atol."""
+    from toolkit.models import get_spec
+    from toolkit.verify.compare import compare
+
+    spec, atol, unlabelled = get_spec("fashion-mlp"), 1e-4, [SimpleNamespace(y=None)]
+    eager = np.array([[1.0, 1.00005, 0.0], [2.0, 0.0, 0.0]], dtype=np.float32)
+    within = np.array([[1.00005, 1.0, 0.0], [2.0, 0.0, 0.0]], dtype=np.float32)
+    row = compare(spec, [eager], [within], unlabelled, atol, "exact", {})
+    assert row["passed"] and row["near_tie_splits"] == 1 and row["argmax_agreement"] == 0.5
+    flipped = np.array([[1.0, 1.00005, 0.0], [2.0, 2.1, 0.0]], dtype=np.float32)
+    row = compare(spec, [eager], [flipped], unlabelled, atol, "exact", {})
+    assert not row["passed"] and row["near_tie_splits"] == 0
+    assert row["failures"] == ["max abs diff 2.1 > atol 0.0001", "argmax differs on 1 of 2 inputs (not near ties)"]

@@ -1,7 +1,13 @@
 """Judging one artifact's outputs against eager's: the exact rule, the task rule, and ONNX compatibility.
 
-Exact rows must stay within the atol and agree on every decision; reduced-precision rows (fp16, int8)
-are judged on the task: accuracy within 0.5 points of eager. Every failure of a row is collected.
+Exact rows must stay within the atol and agree on every decision that is not a near tie; reduced-precision
+rows (fp16, int8) are judged on the task: accuracy within 0.5 points of eager. Every failure of a row is
+collected.
+
+A near tie is an input whose reference decision is within the tolerance of going the other way: its two
+best scores within 2 x atol of each other (a probability within atol of 0.5). Two outputs that each stay
+within atol may decide such an input either way, so a split there is counted and reported, not failed;
+any other split means some output moved by more than atol, which is what the rule exists to catch.
 """
 
 from pathlib import Path
@@ -26,6 +32,16 @@ def decisions(spec, out: np.ndarray):
     return out.argmax(1)
 
 
+def near_ties(spec, reference: np.ndarray, atol: float) -> np.ndarray:
+    """Which inputs the reference decides by less than the tolerance (see the module docstring)."""
+    if spec.output == "probability":
+        return np.abs(reference[:, 0] - 0.5) <= atol
+    if reference.shape[1] < 2:
+        return np.zeros(len(reference), dtype=bool)
+    best_two = np.sort(reference, axis=1)[:, -2:]
+    return best_two[:, 1] - best_two[:, 0] <= 2 * atol
+
+
 def score(spec, outputs: list, batches: list) -> dict:
     """Accuracy (classification) or mean absolute error (regression) on the labelled batches."""
     scored = [(o, b.y) for o, b in zip(outputs, batches, strict=True) if b.y is not None]
@@ -41,14 +57,17 @@ def compare(spec, reference: list, outputs: list, batches: list, atol: float, ru
     ref, out = np.concatenate(reference), np.concatenate(outputs)
     abs_diff = np.abs(out - ref)
     max_abs = float(abs_diff.max())
-    differ = 0 if spec.task == "regression" else int((decisions(spec, out) != decisions(spec, ref)).sum())
+    split = (
+        np.zeros(len(ref), dtype=bool) if spec.task == "regression" else decisions(spec, out) != decisions(spec, ref)
+    )
+    differ, tie_splits = int(split.sum()), int((split & near_ties(spec, ref, atol)).sum())
     quality = score(spec, outputs, batches)
     failures = []
     if rule == EXACT:
         if max_abs > atol:
             failures.append(f"max abs diff {max_abs:.3g} > atol {atol:g}")
-        if differ:
-            failures.append(f"argmax differs on {differ} of {len(ref)} inputs")
+        if differ > tie_splits:
+            failures.append(f"argmax differs on {differ - tie_splits} of {len(ref)} inputs (not near ties)")
     elif quality["accuracy"] is None or eager_score["accuracy"] - quality["accuracy"] > TASK_TOLERANCE:
         failures.append(
             f"accuracy {quality['accuracy']} is more than {TASK_TOLERANCE:.1%} below eager's {eager_score['accuracy']}"
@@ -60,6 +79,7 @@ def compare(spec, reference: list, outputs: list, batches: list, atol: float, ru
         "p99_abs": float(np.percentile(abs_diff, 99)),
         "min_atol": max_abs,  # the smallest atol (with rtol 0) under which every output passes
         "argmax_agreement": None if spec.task == "regression" else 1.0 - differ / len(ref),
+        "near_tie_splits": tie_splits,  # decisions that differ where the reference is within atol of a tie
         **quality,
         "passed": not failures,
         "failures": failures,

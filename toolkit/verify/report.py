@@ -21,6 +21,8 @@ def format_table(rows: list) -> str:
             "task": " (task rule)",
             "e2e": " (vs Python preprocessing)",
         }.get(r["rule"], "")
+        if r.get("near_tie_splits"):
+            verdict += f" ({r['near_tie_splits']} near-tie argmax split{'s' if r['near_tie_splits'] > 1 else ''})"
         p99, rel = (f"{r[k]:>9.2e}" if r[k] is not None else f"{'-':>9}" for k in ("p99_abs", "max_rel"))
         lines.append(
             f"{r['artifact']:<17} {r['runtime']:<17} {r['max_abs']:>9.2e} {p99} {rel} "
