@@ -80,6 +80,28 @@ def test_make_bundle_from_a_live_module(tutorial_weights, tmp_path):
     assert {"onnx", "safetensors", "state-dict"} == set(manifest.formats)
 
 
+class TiedWeights(torch.nn.Module):
+    """Two layers sharing one weight, as language models tie their embedding and output layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second, self.head = torch.nn.Linear(64, 64), torch.nn.Linear(64, 64), torch.nn.Linear(64, 3)
+        self.second.weight = self.first.weight
+
+    def forward(self, x):
+        return self.head(torch.relu(self.second(torch.relu(self.first(x)))))
+
+
+def test_tied_weights_export_and_verify(tmp_path):
+    torch.manual_seed(0)
+    report = toolkit.make_bundle(
+        TiedWeights(), tmp_path / "tied", input_shape=(64,), labels="a,b,c", formats=["onnx"], log=quiet
+    )
+    assert report["passed"] and not report["failed_formats"]
+    rows = {(r["artifact"], r["runtime"]): r for r in report["rows"]}
+    assert rows[("model.safetensors", "eager")]["max_abs"] == 0
+
+
 def test_verify_rebuilds_the_model_only_from_a_source_it_may_import(cli, tutorial_weights, tmp_path):
     out = tmp_path / "bundle"
     cli(

@@ -35,7 +35,15 @@ def safetensors_bytes(module: torch.nn.Module) -> bytes:
     """The same tensors as state_dict.pth in safetensors: plain data that no loader can mistake for code."""
     from safetensors.torch import save
 
-    return save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+    tensors, storages = {}, set()
+    for key, value in module.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        storage = tensor.untyped_storage().data_ptr()
+        # Tied weights (one Parameter under two names) share storage, which safetensors refuses: the second
+        # name gets its own copy, and load_state_dict writes the same values into the one Parameter again.
+        tensors[key] = tensor.clone() if storage in storages else tensor
+        storages.add(storage)
+    return save(tensors)
 
 
 def torchscript_bytes(module: torch.nn.Module) -> bytes:
