@@ -19,7 +19,8 @@ def test_quick_train_through_cli(cli, in_tmp):
     assert {"model", "device", "epochs", "test_accuracy", "train_seconds"} <= set(metrics)
     assert metrics["model"] == "fashion-mlp" and metrics["device"] == "cpu"
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
-    assert set(metrics["epochs"][0]) == {"epoch", "train_loss", "test_accuracy", "seconds"}
+    assert set(metrics["epochs"][0]) == {"epoch", "steps", "train_loss", "test_accuracy", "seconds"}
+    assert metrics["epochs"][0]["steps"] == 2000 // 256  # the ragged tail is dropped
     assert metrics["train_seconds"] == pytest.approx(sum(e["seconds"] for e in metrics["epochs"]), abs=1e-2)
     assert 0.5 < metrics["test_accuracy"] <= 1.0
     ckpt = load_training_checkpoint(in_tmp / "runs/fashion-mlp/checkpoint.pt", "fashion-mlp")

@@ -84,7 +84,7 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
 
     torch.manual_seed(config.seed)
     net = spec.build().to(dev)
-    optimizer = make_optimizer(net, config, spec.recipes[config.recipe], dev)
+    optimizer = make_optimizer(net, config, spec.recipes[config.recipe])
     history = []
     if state is not None:
         checkpoint.load_into(net, state["model"], run_dir / checkpoint.CHECKPOINT_NAME)
