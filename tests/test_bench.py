@@ -36,6 +36,9 @@ def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
     assert 0.1 < tutorial["final_accuracy"] < 1 and tk["final_accuracy"] >= 0.8
     assert tk["seconds_to_target"] is not None and tk["peak_memory_mb"] > 0
     assert 0 < tk["epoch_seconds_median"] < tutorial["epoch_seconds_median"]
+    # A chain of Linear layers is measured against its matmul floor after every epoch; no step beats its GEMMs.
+    assert tk["x_floor"] > 1 and tutorial["x_floor"] is None
+    assert tk["floor_epochs_to_target"] == pytest.approx(tk["seconds_to_target"] / tk["floor_epoch_seconds"], rel=0.01)
 
     # Inference: every format of both models on every runtime, and ORT CUDA listed as not run.
     for model in ("fashion-linear", "linear-regression"):
@@ -70,6 +73,23 @@ def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
         and text.count("<!-- tk bench cpu-quick-fashion-linear-linear-regression -->") == 1
     )
     assert "| fashion-linear | tk eager | cpu |" in text and "Targets:" in text
+
+
+def test_the_matmul_floor_covers_linear_chains_only():
+    from toolkit.bench.floor import linear_widths, step_operands
+    from toolkit.models import get_spec
+
+    assert linear_widths(get_spec("fashion-mlp").build()) == [784, 512, 512, 10]
+    assert linear_widths(get_spec("fashion-cnn").build()) is None  # convolutions: not just GEMMs
+    assert linear_widths(get_spec("fashion-mlp-bn").build()) is None  # batch norm has parameters too
+    shapes = [(tuple(a.shape), tuple(b.shape)) for a, b, _ in step_operands(256, [784, 512, 10])]
+    assert shapes == [
+        ((256, 784), (784, 512)),  # forward
+        ((512, 256), (256, 784)),  # gradient of the first weight; the data needs none
+        ((256, 512), (512, 10)),
+        ((256, 10), (10, 512)),  # gradient of the hidden activations
+        ((10, 256), (256, 512)),
+    ]
 
 
 def test_a_new_run_replaces_only_its_own_section(tmp_path):

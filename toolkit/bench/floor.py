@@ -2,40 +2,65 @@
 
 A dense model's step is its matrix multiplies plus everything else (the optimizer, the loss, Python).
 For each Linear layer a step multiplies forward (x @ W^T), backward for the input (dy @ W, except the
-first layer's) and backward for the weight (dy^T @ x); the floor is those GEMMs, shaped as a real step
-shapes them, times the steps in an epoch. How close `tk train` gets to it is what its overhead costs.
+first layer's) and backward for the weight (dy^T @ x); the floor is those GEMMs, laid out as autograd
+lays them out, times the steps in an epoch. How far `tk train` is above it is what its overhead costs.
 """
 
 import statistics
 import time
 
 import torch
+from torch import nn
+
+PARAMETER_FREE = (nn.Flatten, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity, nn.Sequential)
 
 
-def step_gemms(batch: int, widths: list) -> list:
-    """[(m, k, n)] for one training step of a Linear stack with these widths (784, 512, 512, 10)."""
-    shapes = []
+def linear_widths(model: nn.Module) -> list | None:
+    """[784, 512, 512, 10] for a chain of Linear layers (activations between them); None for anything else,
+    whose floor would need more than these GEMMs (convolutions, normalisation, embeddings)."""
+    widths = []
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            if widths and widths[-1] != module.in_features:
+                return None
+            widths = (widths or [module.in_features]) + [module.out_features]
+        elif not isinstance(module, PARAMETER_FREE) and module is not model:
+            return None
+    return widths or None
+
+
+def step_operands(batch: int, widths: list, device="cpu") -> list:
+    """(a, b, out) for each GEMM of one step, strided as autograd's: W^T and dy^T are transposed views."""
+    operands = []
     for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        shapes.append((batch, fan_in, fan_out))  # forward
-        if layer > 0:
-            shapes.append((batch, fan_out, fan_in))  # gradient of the input
-        shapes.append((fan_out, batch, fan_in))  # gradient of the weight
-    return shapes
+        x, weight, dy = (
+            torch.randn(rows, cols, device=device)
+            for rows, cols in [(batch, fan_in), (fan_out, fan_in), (batch, fan_out)]
+        )
+        operands.append((x, weight.t(), torch.empty(batch, fan_out, device=device)))  # forward
+        if layer > 0:  # the first layer's input (the data) needs no gradient
+            operands.append((dy, weight, torch.empty(batch, fan_in, device=device)))  # gradient of the input
+        operands.append((dy.t(), x, torch.empty(fan_out, fan_in, device=device)))  # gradient of the weight
+    return operands
 
 
-def step_floor_seconds(batch: int, widths: list, repeats: int = 200) -> float:
+def step_floor_seconds(batch: int, widths: list, device="cpu", repeats: int = 200) -> float:
     """Median seconds of one step's GEMMs, each run into a preallocated output."""
-    operands = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, k, n in step_gemms(batch, widths)]
+    operands = step_operands(batch, widths, torch.device(device))
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for a, b, out in operands * 10:  # warm up the BLAS threads and caches
         torch.mm(a, b, out=out)
     samples = []
     for _ in range(repeats):
+        sync()
         started = time.perf_counter()
         for a, b, out in operands:
             torch.mm(a, b, out=out)
+        sync()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
 
-def epoch_floor_seconds(batch: int, widths: list, samples: int) -> float:
-    return step_floor_seconds(batch, widths) * (samples // batch)
+def epoch_floor_seconds(batch: int, widths: list, samples: int, device="cpu") -> float:
+    """The floor of one epoch of `samples // batch` equally sized steps (tk drops the ragged tail)."""
+    return step_floor_seconds(batch, widths, device) * (samples // batch)

@@ -50,6 +50,7 @@ def training_table(rows: list) -> list:
                 accuracy,
                 r["epochs"],
                 f"{r['train_seconds']:.1f} s",
+                _floor(r),
                 compile_time,
                 f"{r['peak_memory_mb']:.0f} MB",
             ]
@@ -66,10 +67,21 @@ def training_table(rows: list) -> list:
         "final accuracy",
         "epochs",
         "training total",
+        "x matmul floor (to target)",
         "compile cold / warm",
         "peak memory",
     ]
     return _table(header, body)
+
+
+def _floor(row: dict) -> str:
+    """The epoch against its matmul floor, and the time to the target in floor-epochs."""
+    if row.get("x_floor") is None:
+        return "—"
+    to_target = row["floor_epochs_to_target"]
+    return f"{row['x_floor']:.2f}x of {row['floor_epoch_seconds']:.2f} s" + (
+        f" ({to_target:.1f} floor-epochs)" if to_target is not None else ""
+    )
 
 
 def inference_table(rows: list) -> list:

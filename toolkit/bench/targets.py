@@ -5,6 +5,7 @@ every GPU target on a machine without one). Judging never raises: a missing row 
 """
 
 CPU_TRAIN_SECONDS, CPU_ACCURACY, CPU_FIRST_EPOCH, CPU_EPOCH_SPEEDUP = 20.0, 0.89, 0.84, 3.0
+CPU_X_FLOOR, CPU_FLOOR_EPOCHS_TO_TARGET = 1.6, 14.0  # an epoch against its matmul floor (toolkit.bench.floor)
 INFER_SECONDS, INFER_SPEEDUP = 0.3, 5.0
 ORT_CPU_BATCH1_US = 100.0
 GPU_MLP_SECONDS, GPU_MLP_ACCURACY, GPU_CNN_SECONDS, GPU_CNN_ACCURACY = 0.5, 0.89, 3.0, 0.92
@@ -56,6 +57,7 @@ def cpu_targets(report: dict) -> list:
             f"{eager['first_epoch_accuracy']:.2%}",
             eager["first_epoch_accuracy"] >= CPU_FIRST_EPOCH,
         )
+        floor_targets(eager, add)
     else:
         add("CPU: fashion-mlp training targets", "not measured (no CPU training run)", None)
     if eager and tutorial:
@@ -78,6 +80,23 @@ def cpu_targets(report: dict) -> list:
         ort["batch1_p50_us"] <= ORT_CPU_BATCH1_US if ort else None,
     )
     return targets
+
+
+def floor_targets(eager: dict, add) -> None:
+    if eager.get("x_floor") is None:
+        add("CPU: fashion-mlp against its matmul floor", "not measured", None)
+        return
+    add(
+        f"CPU: one fashion-mlp epoch <= {CPU_X_FLOOR:g}x its matmul floor (median of the epochs)",
+        f"{eager['x_floor']:.2f}x ({eager['epoch_seconds_median']:.2f} s vs {eager['floor_epoch_seconds']:.2f} s)",
+        eager["x_floor"] <= CPU_X_FLOOR,
+    )
+    to_target = eager["floor_epochs_to_target"]
+    add(
+        f"CPU: fashion-mlp default recipe >= {CPU_ACCURACY:.1%} within {CPU_FLOOR_EPOCHS_TO_TARGET:g} floor-epochs",
+        "never reached" if to_target is None else f"{to_target:.1f} floor-epochs ({eager['seconds_to_target']:.2f} s)",
+        to_target is not None and to_target <= CPU_FLOOR_EPOCHS_TO_TARGET,
+    )
 
 
 def gpu_targets(report: dict) -> list:

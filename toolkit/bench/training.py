@@ -3,7 +3,8 @@
 Per variant: median seconds per epoch (training steps only; evaluation and compilation are outside
 the timed region), the training seconds until test accuracy first reached 85% and the model's own
 target (at epoch granularity: accuracy is measured after each epoch), final accuracy, compile time
-cold (empty inductor cache) and warm (the same cache again), and peak memory.
+cold (empty inductor cache) and warm (the same cache again), peak memory, and for a chain of Linear
+layers the epochs against their matmul floor.
 """
 
 import json
@@ -95,6 +96,20 @@ def summarize(variant: Variant, model: str, results: list, warm_compile) -> dict
         "compile_seconds_warm": warm_compile,
         "peak_memory_mb": first["peak_memory_mb"],
         "accuracy_by_epoch": [e["test_accuracy"] for e in history],
+        **against_floor(history, seconds_until(history, spec.reference_accuracy)),
+    }
+
+
+def against_floor(history: list, seconds_to_target) -> dict:
+    """The epochs against their matmul floor (toolkit.bench.floor), when the worker measured one after each:
+    the median of the per-epoch ratios, and the time to the target in floor-epochs."""
+    if not history or "floor_seconds" not in history[0]:
+        return {"floor_epoch_seconds": None, "x_floor": None, "floor_epochs_to_target": None}
+    floor = statistics.median(e["floor_seconds"] for e in history)
+    return {
+        "floor_epoch_seconds": round(floor, 3),
+        "x_floor": round(statistics.median(e["seconds"] / e["floor_seconds"] for e in history), 3),
+        "floor_epochs_to_target": None if seconds_to_target is None else round(seconds_to_target / floor, 2),
     }
 
 

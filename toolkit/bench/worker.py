@@ -20,6 +20,26 @@ def peak_memory_mb(device: str) -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
 
 
+def floor_recorder(job: dict):
+    """after_epoch for train(): each epoch's matmul floor (toolkit.bench.floor) as `floor_seconds`, measured
+    right after it, so that epoch and floor see the machine alike; None unless the model is a Linear chain."""
+    from toolkit.bench.floor import linear_widths, step_floor_seconds
+    from toolkit.models import get_spec
+    from toolkit.train.prepare import resolve_device
+    from toolkit.train.recipes import resolve_config
+
+    widths = linear_widths(get_spec(job["model"]).build())
+    batch = resolve_config(job["model"], recipe=job.get("recipe")).batch_size
+    if widths is None or batch is None:
+        return None
+    device = resolve_device(job["device"])
+
+    def record(entry: dict) -> None:
+        entry["floor_seconds"] = round(step_floor_seconds(batch, widths, device) * entry["steps"], 4)
+
+    return record
+
+
 def run_job(job: dict) -> dict:
     if job.get("inductor_cache"):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = job["inductor_cache"]  # before torch is imported
@@ -43,6 +63,7 @@ def run_job(job: dict) -> dict:
                 run_dir=run_dir,
                 data_dir=job.get("data_dir"),
                 log=lambda _line: None,
+                after_epoch=floor_recorder(job),
             )
     result["peak_memory_mb"] = peak_memory_mb(result["device"])
     return result
