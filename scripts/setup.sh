@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package and .venv.
+# Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
+# tests open tk report's page in it) and .venv.
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
 
@@ -23,6 +24,17 @@ ensure_dataset() {
     fi
 }
 
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing the Debian package chromium (tk report's page is tested in it)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "setup: chromium not found; 'sudo apt-get install chromium' (test_report.py needs it)" >&2
+    fi
+}
+
 ensure_venv() {
     # Reinstall only when the pinned requirements or the project metadata change.
     local stamp="$VENV/.tk-installed" want
@@ -35,11 +47,12 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, pytest, toolkit" \
+    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, toolkit" \
         || { echo "setup: the install into $VENV failed (see the pip output above)" >&2; exit 1; }
     echo "$want" > "$stamp"
 }
 
 ensure_dataset
+ensure_chromium
 ensure_venv
 export PATH="$VENV/bin:$PATH"

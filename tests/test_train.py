@@ -23,6 +23,8 @@ def test_quick_train_through_cli(cli, in_tmp):
     assert metrics["epochs"][0]["steps"] == 2000 // 256  # the ragged tail is dropped
     assert metrics["train_seconds"] == pytest.approx(sum(e["seconds"] for e in metrics["epochs"]), abs=1e-2)
     assert 0.5 < metrics["test_accuracy"] <= 1.0
+    curves = (in_tmp / "runs/fashion-mlp/curves.png").read_bytes()  # train loss and accuracy per epoch
+    assert curves.startswith(b"\x89PNG") and len(curves) > 10_000
     ckpt = load_training_checkpoint(in_tmp / "runs/fashion-mlp/checkpoint.pt", "fashion-mlp")
     assert ckpt["epoch"] == 2
     assert not any(k.startswith("_orig_mod") for k in ckpt["model"])

@@ -16,6 +16,7 @@ from toolkit.atomic import write_text
 from toolkit.errors import UsageError
 from toolkit.progress import ProgressBar
 from toolkit.train import COMPILE_MODES, checkpoint, distributed
+from toolkit.train.curves import write_curves
 from toolkit.train.evaluation import describe, evaluate, metric_name
 from toolkit.train.prepare import Run, default_run_dir, prepare
 from toolkit.train.recipes import learning_rate
@@ -116,10 +117,13 @@ def run_epoch(run: Run, epoch: int) -> None:
 
 
 def finish(run: Run, seconds: float) -> dict:
-    """The final metrics.json and the summary line; leaves the process group."""
+    """The final metrics.json, curves.png and the summary line; leaves the process group."""
     final = _write_metrics(run, write=run.is_main)
-    distributed.finish(run.cluster)
     metric = metric_name(run.spec)
+    if run.is_main and run.history:
+        target = run.spec.reference_accuracy if metric == "test_accuracy" else None
+        write_curves(run.run_dir, run.history, metric, target, run.config.model)
+    distributed.finish(run.cluster)
     run.log(
         f"{run.config.model}: {describe(metric, final[metric])} after {len(run.history)} epochs; "
         f"{final['train_seconds']:.1f}s training, {seconds:.1f}s wall ({run.device.type}) -> {run.run_dir}"
