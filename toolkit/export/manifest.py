@@ -68,6 +68,8 @@ def training_summary(ckpt, previous: Manifest | None, weights: dict):
         }
         if metric:
             summary[metric] = history[-1][metric]
+            keep = ("epoch", "train_loss", metric, "seconds")  # what tk report draws its curves from
+            summary["history"] = [{k: e[k] for k in keep if k in e} for e in history]
         return summary
     if weights["source"] == "bundle" and previous is not None:
         return previous.training  # same weights as before: the same training produced them

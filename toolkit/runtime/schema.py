@@ -164,7 +164,7 @@ class Manifest:
     versions: dict  # library versions at export
     weights: dict  # {"source": checkpoint|run|bundle|random-init, "path", ...}
     trained: bool
-    training: dict | None  # {"recipe", "epochs", "train_seconds", "test_accuracy" | "test_mae"}
+    training: dict | None  # {"recipe", "epochs", "train_seconds", "test_accuracy" | "test_mae", "history"}
     tolerance: dict  # {"atol", "reason"}: what verify holds every exact artifact to
     verification: dict | None = None  # the summary of verification.json for exactly these files
     warning: str | None = None  # e.g. an untrained model's, repeated by every `tk infer`
