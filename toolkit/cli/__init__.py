@@ -5,16 +5,26 @@
 - export.py: tk export, tk verify
 - infer.py:  tk infer
 - bench.py:  tk bench
+- report.py: tk report
 - models.py: tk models
 - keygen.py: tk keygen
 
 Library modules are imported inside the commands, so `tk infer` never pays for importing torch.
 """
 
-from toolkit.cli import bench, export, infer, keygen, models, train
+from toolkit.cli import bench, export, infer, keygen, models, report, train
 from toolkit.cli.app import app, main, register
 
-for command in (train.train, export.export, export.verify, infer.infer, bench.bench, models.models, keygen.keygen):
+for command in (
+    train.train,
+    export.export,
+    export.verify,
+    infer.infer,
+    bench.bench,
+    report.report,
+    models.models,
+    keygen.keygen,
+):
     register(command)  # in the order `tk --help` lists them
 
 __all__ = ["app", "main"]

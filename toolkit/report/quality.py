@@ -1,0 +1,104 @@
+"""How good the bundle's model.onnx is on its dataset's test split, as the runtime answers it.
+
+Classification: accuracy, per-class precision and recall, the confusion matrix and the most confident
+mistakes. Regression: predictions against targets (the residuals). A model whose dataset tk does not
+have (or cannot find here) gets None and the page says why.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolkit.data import load_dataset
+from toolkit.errors import ToolkitError
+from toolkit.models import get_spec, image_input, model_names
+from toolkit.models.custom import spec_from_manifest
+from toolkit.runtime.predictor import Predictor
+
+EVAL_BATCH = 1024
+MISTAKES_SHOWN = 12
+MAX_CONFUSION_CLASSES = 100  # a bundle may declare up to 65,536 labels; their square would not fit in memory
+
+
+@dataclass
+class Quality:
+    task: str
+    labels: list
+    samples: int
+    accuracy: float | None = None
+    confusion: np.ndarray | None = None  # [true, predicted] counts; None above MAX_CONFUSION_CLASSES
+    support: list | None = None  # test samples per true class
+    precision: list | None = None
+    recall: list | None = None
+    mistakes: list | None = None  # [(index, true, predicted, probability)] most confident first
+    inputs: object = None  # the stored test samples (uint8 images or rows), for showing the mistakes
+    targets: np.ndarray | None = None  # regression: [N, outputs]
+    predictions: np.ndarray | None = None
+    mae: float | None = None
+
+
+def test_split(manifest, data_dir):
+    """(model inputs as float32, stored samples, labels) of the manifest's dataset, or a reason string."""
+    if manifest.dataset is None:
+        return "the bundle names no dataset, so there is no test split to score it on"
+    if manifest.source is None and manifest.model in model_names():
+        spec = get_spec(manifest.model)
+    else:
+        spec = spec_from_manifest(manifest)
+    try:
+        data = load_dataset(manifest.dataset, data_dir, download=False, image=image_input(spec))
+    except ToolkitError as exc:
+        return f"its dataset is not available here ({exc})"
+    inputs = np.concatenate(
+        [data.to_input(data.test_x[i : i + EVAL_BATCH]).numpy() for i in range(0, len(data.test_x), EVAL_BATCH)]
+    )
+    return inputs, data.test_x.numpy(), data.test_y.numpy()
+
+
+def measure(bundle_dir, manifest, data_dir):
+    """A Quality, or a reason string when there is nothing to measure on."""
+    split = test_split(manifest, data_dir)
+    if isinstance(split, str):
+        return split
+    inputs, stored, y = split
+    predictor = Predictor(bundle_dir, device="cpu")
+    if manifest.task == "regression":
+        predictions = np.concatenate(
+            [predictor.run(inputs[i : i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH)]
+        )
+        targets = y.reshape(predictions.shape)
+        mae = float(np.abs(predictions - targets).mean())
+        return Quality("regression", [], len(inputs), targets=targets, predictions=predictions, mae=mae, inputs=stored)
+    probabilities = np.concatenate(
+        [predictor.probabilities(inputs[i : i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH)]
+    )
+    return classification(manifest, probabilities, y.reshape(-1).astype(np.int64), stored)
+
+
+def classification(manifest, probabilities: np.ndarray, truth: np.ndarray, stored) -> Quality:
+    classes = probabilities.shape[1]
+    predicted = probabilities.argmax(1)
+    hits = np.bincount(truth[predicted == truth], minlength=classes).astype(np.float64)
+    support, chosen = np.bincount(truth, minlength=classes), np.bincount(predicted, minlength=classes)
+    precision = [float(h / c) if c else None for h, c in zip(hits, chosen, strict=True)]
+    recall = [float(h / c) if c else None for h, c in zip(hits, support, strict=True)]
+    confusion = None  # classes x classes counts: only for as many classes as a picture can show
+    if classes <= MAX_CONFUSION_CLASSES:
+        confusion = np.zeros((classes, classes), dtype=np.int64)
+        np.add.at(confusion, (truth, predicted), 1)
+    wrong = np.flatnonzero(predicted != truth)
+    confidence = probabilities[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:MISTAKES_SHOWN]
+    mistakes = [(int(i), int(truth[i]), int(predicted[i]), float(probabilities[i, predicted[i]])) for i in order]
+    return Quality(
+        manifest.task,
+        list(manifest.labels),
+        len(truth),
+        accuracy=float((predicted == truth).mean()),
+        confusion=confusion,
+        support=support.tolist(),
+        precision=precision,
+        recall=recall,
+        mistakes=mistakes,
+        inputs=stored,
+    )
