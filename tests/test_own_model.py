@@ -150,6 +150,10 @@ def test_a_3x32x32_cnn_from_a_file_trains_exports_verifies_and_answers(cli, tmp_
     assert manifest.input.shape == ("batch", 3, 32, 32) and manifest.preprocessing.channels == 3
     answer = json.loads(cli("infer", "--model", out, SNEAKER, "--json").output)
     assert answer["label"] == "Sneaker"
+    page = tmp_path / "report.html"
+    assert cli("report", out, "--out", page, "--bench-dir", tmp_path).exit_code == 0
+    html = page.read_text()  # its own architecture, its curves, and model.onnx scored on the resized split
+    assert "cnn32.py" in html and 'alt="training curves"' in html and f"{accuracy:.2%}" in html
 
 
 def test_rows_of_any_width(cli, tmp_path):

@@ -62,13 +62,22 @@ def test_a_fresh_runs_page_draws_its_own_curves(cli, quick_run, quick_bundle, tm
 def test_hostile_bundle_text_is_escaped_and_broken_files_are_said(quick_bundle, tmp_path):
     manifest = json.loads((quick_bundle / "manifest.json").read_text())
     manifest["description"] = '<script>alert("x")</script><img src="http://example.com/x.png">'
-    manifest["labels"][6] = "$\\frac{$<i>"  # malformed math for matplotlib, markup for the page
+    manifest["model"] = "$x^{$"  # malformed math for matplotlib (the curves' title)...
+    manifest["labels"][6] = "$\\frac{$<i>"  # ...and markup for the page
+    (quick_bundle / "manifest.json").write_text(json.dumps(manifest))
+    row = {"artifact": "$\\sqrt{$", "runtime": "<i>", "rule": "exact", "max_abs": 1e-5, "passed": True}
+    (quick_bundle / "verification.json").write_text(json.dumps({"passed": True, "atol": 1e-4, "rows": [row]}))
+    html, data = build_report(quick_bundle, bench_dir=tmp_path)
+    assert "<script>alert" not in html and 'src="http' not in html and "<i>" not in html
+    for picture in ("training curves", "confusion matrix", "mistakes", "verification"):
+        assert f'alt="{picture}"' in html  # drawn, with the names as plain text
+
+    manifest["training"]["history"][1]["train_loss"] = "NaN"  # one bad epoch: no curves, said so
     (quick_bundle / "manifest.json").write_text(json.dumps(manifest))
     (quick_bundle / "verification.json").write_text('{"rows": [{"artifact": "<b>", "max_abs": NaN}]')  # truncated
     html, data = build_report(quick_bundle, bench_dir=tmp_path)
-    assert "<script>alert" not in html and 'src="http' not in html and "<i>" not in html
-    assert 'alt="confusion matrix"' in html and 'alt="mistakes"' in html  # drawn with the label as text
     assert data["verification"] is None and any("verification.json" in m for m in data["missing"])
+    assert data["history"] == [] and any("history" in m for m in data["missing"])
 
 
 def png_size(data_uri: str) -> tuple:

@@ -139,8 +139,14 @@ def custom_spec(source, options: ModelOptions, builder=None) -> ModelSpec:
 def spec_from_manifest(manifest, builder=None) -> ModelSpec:
     """A user's model as its bundle describes it; `builder` None when its source is not at hand."""
     source = sources.Source.from_dict(manifest.source)
+    spec = custom_spec(source, options_from_manifest(manifest), builder)
+    return replace(spec, builder=builder, atol_reason=manifest.tolerance.get("reason", ""))
+
+
+def options_from_manifest(manifest) -> ModelOptions:
+    """The options that describe a bundle's model, as `tk export` would have been given them."""
     prep = manifest.preprocessing
-    options = ModelOptions(
+    return ModelOptions(
         input_shape=manifest.input.sample_shape,
         labels=manifest.labels if manifest.task != "regression" else None,
         features=manifest.input.features,
@@ -152,8 +158,6 @@ def spec_from_manifest(manifest, builder=None) -> ModelSpec:
         name=manifest.model,
         atol=manifest.atol,
     )
-    spec = custom_spec(source, options, builder)
-    return replace(spec, builder=builder, atol_reason=manifest.tolerance.get("reason", ""))
 
 
 def use_reference(reference: str, options: ModelOptions, args_json: str | None = None) -> ModelSpec:

@@ -3,16 +3,14 @@ verification matrix drawn against its tolerance. matplotlib (Agg) draws all of t
 
 import numpy as np
 
-from toolkit.train.curves import figure_to_png, pyplot
+from toolkit.train.curves import figure_to_png, plain_text, pyplot
 
 TICK_LABEL_CHARS = 14  # long label names are cut so that the axes stay readable
 
 
 def _short(label: str) -> str:
-    """Cut to fit; '$' escaped, because matplotlib reads $...$ in a label as math (a bundle's labels are
-    untrusted, and malformed math would stop the drawing)."""
-    label = label if len(label) <= TICK_LABEL_CHARS else label[: TICK_LABEL_CHARS - 1] + "…"
-    return label.replace("$", r"\$")
+    """Cut to fit, drawn as plain text (a bundle's labels are untrusted)."""
+    return plain_text(label if len(label) <= TICK_LABEL_CHARS else label[: TICK_LABEL_CHARS - 1] + "…")
 
 
 def confusion_png(confusion: np.ndarray, labels: list) -> bytes:
@@ -83,7 +81,7 @@ def verification_png(rows: list, atol: float | None) -> bytes | None:
     floor = (atol or 1e-4) * 1e-4  # an exact 0 still gets a visible bar on the log axis
     values = [max(r["max_abs"], floor) for r in ran]
     colors = ["tab:red" if r["passed"] is False else "tab:blue" if r["rule"] == "exact" else "tab:purple" for r in ran]
-    names = [f"{r['artifact']} on {r['runtime']}" for r in ran]
+    names = [plain_text(f"{r['artifact']} on {r['runtime']}") for r in ran]
     axis.barh(range(len(ran)), values, color=colors)
     axis.set_yticks(range(len(ran)), names)
     axis.invert_yaxis()

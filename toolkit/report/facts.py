@@ -93,7 +93,8 @@ def history(manifest: Manifest) -> list:
         if any(v is None for v in clean.values()) or not {"epoch", "train_loss", "seconds"} <= set(clean):
             return []
         kept.append(clean)
-    return kept
+    metrics = [{k for k in ("test_accuracy", "test_mae") if k in e} for e in kept]
+    return kept if all(len(m) == 1 and m == metrics[0] for m in metrics) else []  # one metric, every epoch
 
 
 def bench_rows(bench_dir: Path, model: str) -> dict:

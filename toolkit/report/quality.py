@@ -12,7 +12,7 @@ import numpy as np
 from toolkit.data import load_dataset
 from toolkit.errors import ToolkitError
 from toolkit.models import get_spec, image_input, model_names
-from toolkit.models.custom import spec_from_manifest
+from toolkit.models.custom import model_input, options_from_manifest
 from toolkit.runtime.predictor import Predictor
 
 EVAL_BATCH = 1024
@@ -41,12 +41,13 @@ def test_split(manifest, data_dir):
     """(model inputs as float32, stored samples, labels) of the manifest's dataset, or a reason string."""
     if manifest.dataset is None:
         return "the bundle names no dataset, so there is no test split to score it on"
-    if manifest.source is None and manifest.model in model_names():
-        spec = get_spec(manifest.model)
-    else:
-        spec = spec_from_manifest(manifest)
     try:
-        data = load_dataset(manifest.dataset, data_dir, download=False, image=image_input(spec))
+        if manifest.source is None and manifest.model in model_names():
+            image = image_input(get_spec(manifest.model))
+        else:  # a user's bundle, or one from elsewhere: its input as the manifest describes it
+            described = model_input(options_from_manifest(manifest), manifest.dataset)
+            image = described if described.kind == "image" else None
+        data = load_dataset(manifest.dataset, data_dir, download=False, image=image)
     except ToolkitError as exc:
         return f"its dataset is not available here ({exc})"
     inputs = np.concatenate(

@@ -21,6 +21,12 @@ def figure_to_png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def plain_text(text) -> str:
+    """Text for matplotlib to draw as it is: '$' escaped, since $...$ would be parsed as math (names
+    and labels can come from untrusted bundles, and malformed math stops the drawing)."""
+    return str(text).replace("$", r"\$")
+
+
 def pyplot():
     """matplotlib.pyplot on the Agg backend, whatever the environment says."""
     import matplotlib
@@ -48,7 +54,8 @@ def curves_png(history: list, metric: str, target=None, title: str = "") -> byte
     if target is not None:
         metric_axis.axhline(target * (100 if accuracy else 1), color="tab:green", linestyle="--", label="target")
     seconds = sum(e["seconds"] for e in history)
-    loss_axis.set_title(f"{title}{': ' if title else ''}{len(history)} epochs, {seconds:.1f} s of training")
+    heading = f"{plain_text(title)}: " if title else ""
+    loss_axis.set_title(f"{heading}{len(history)} epochs, {seconds:.1f} s of training")
     loss_axis.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
     lines = loss_axis.get_lines() + metric_axis.get_lines()
     loss_axis.legend(lines, [line.get_label() for line in lines], loc="center right")
