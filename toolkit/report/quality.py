@@ -2,7 +2,7 @@
 
 Classification: accuracy, per-class precision and recall, the confusion matrix and the most confident
 mistakes. Regression: predictions against targets (the residuals). A model whose dataset tk does not
-have (or cannot find here) gets None and the page says why.
+have (or cannot find here) gets a reason instead, which the page shows.
 """
 
 from dataclasses import dataclass
@@ -37,8 +37,8 @@ class Quality:
     mae: float | None = None
 
 
-def test_split(manifest, data_dir):
-    """(model inputs as float32, stored samples, labels) of the manifest's dataset, or a reason string."""
+def dataset_for(manifest, data_dir):
+    """The manifest's dataset (toolkit.data.Dataset), or a reason string."""
     if manifest.dataset is None:
         return "the bundle names no dataset, so there is no test split to score it on"
     try:
@@ -50,30 +50,27 @@ def test_split(manifest, data_dir):
         data = load_dataset(manifest.dataset, data_dir, download=False, image=image)
     except ToolkitError as exc:
         return f"its dataset is not available here ({exc})"
-    inputs = np.concatenate(
-        [data.to_input(data.test_x[i : i + EVAL_BATCH]).numpy() for i in range(0, len(data.test_x), EVAL_BATCH)]
-    )
-    return inputs, data.test_x.numpy(), data.test_y.numpy()
+    return data
 
 
 def measure(bundle_dir, manifest, data_dir):
     """A Quality, or a reason string when there is nothing to measure on."""
-    split = test_split(manifest, data_dir)
+    split = dataset_for(manifest, data_dir)
     if isinstance(split, str):
         return split
-    inputs, stored, y = split
-    predictor = Predictor(bundle_dir, device="cpu")
+    predictor, stored, y = Predictor(bundle_dir, device="cpu"), split.test_x.numpy(), split.test_y.numpy()
+    answer = predictor.run if manifest.task == "regression" else predictor.probabilities
+    # Batch by batch: a model with large inputs never holds the whole split as float32 at once.
+    batches = (split.to_input(split.test_x[i : i + EVAL_BATCH]).numpy() for i in range(0, len(stored), EVAL_BATCH))
+    outputs = np.concatenate([answer(batch) for batch in batches])
     if manifest.task == "regression":
-        predictions = np.concatenate(
-            [predictor.run(inputs[i : i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH)]
-        )
-        targets = y.reshape(predictions.shape)
-        mae = float(np.abs(predictions - targets).mean())
-        return Quality("regression", [], len(inputs), targets=targets, predictions=predictions, mae=mae, inputs=stored)
-    probabilities = np.concatenate(
-        [predictor.probabilities(inputs[i : i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH)]
-    )
-    return classification(manifest, probabilities, y.reshape(-1).astype(np.int64), stored)
+        targets = y.reshape(outputs.shape)
+        mae = float(np.abs(outputs - targets).mean())
+        return Quality("regression", [], len(stored), targets=targets, predictions=outputs, mae=mae, inputs=stored)
+    truth = y.reshape(-1).astype(np.int64)  # outputs are class probabilities here
+    if truth.max(initial=0) >= outputs.shape[1]:
+        return f"the test split has {truth.max() + 1} classes, the model only {outputs.shape[1]} outputs"
+    return classification(manifest, outputs, truth, stored)
 
 
 def classification(manifest, probabilities: np.ndarray, truth: np.ndarray, stored) -> Quality:
