@@ -57,6 +57,7 @@ def test_a_fresh_runs_page_draws_its_own_curves(cli, quick_run, quick_bundle, tm
     epochs = json.loads((quick_run / "metrics.json").read_text())["epochs"]
     assert data["history"] == [{k: e[k] for k in ("epoch", "train_loss", "test_accuracy", "seconds")} for e in epochs]
     assert 'alt="training curves"' in out.read_text() and (quick_run / "curves.png").is_file()
+    assert data["training"]["device"] == "cpu" and data["training"]["epochs"] == len(epochs)
 
 
 def test_hostile_bundle_text_is_escaped_and_broken_files_are_said(quick_bundle, tmp_path):

@@ -66,6 +66,8 @@ def training_summary(ckpt, previous: Manifest | None, weights: dict):
             "epochs": len(history),
             "train_seconds": round(sum(e["seconds"] for e in history), 3),
         }
+        if isinstance(ckpt.get("device"), str):  # checkpoints from before it was recorded have none
+            summary["device"] = ckpt["device"]
         if metric:
             summary[metric] = history[-1][metric]
             keep = ("epoch", "train_loss", metric, "seconds")  # what tk report draws its curves from

@@ -1,6 +1,6 @@
 """Training checkpoints and plain state_dicts: atomic saves, weights_only loads.
 
-A checkpoint is a dict {"format", "model_name", "config", "epoch", "history", "model", "optimizer"}
+A checkpoint is a dict {"format", "model_name", "config", "epoch", "history", "device", "model", "optimizer"}
 written after every epoch; `load_weights` also accepts a bare state_dict (the tutorial's
 `torch.save(model.state_dict(), ...)`), so either kind of file can be exported. `resume_state`
 reads a run's checkpoint back for `tk train --resume`.

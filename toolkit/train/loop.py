@@ -158,6 +158,7 @@ def _save_checkpoint(run: Run, epochs_done: int) -> None:
             "config": asdict(run.config),
             "epoch": epochs_done,
             "history": run.history,
+            "device": str(run.device),  # where it trained, for the bundle's record
             "model": run.net.state_dict(),
             "optimizer": run.optimizer.state_dict(),
         },
