@@ -59,8 +59,3 @@ def step_floor_seconds(batch: int, widths: list, device="cpu", repeats: int = 20
         sync()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
-
-
-def epoch_floor_seconds(batch: int, widths: list, samples: int, device="cpu") -> float:
-    """The floor of one epoch of `samples // batch` equally sized steps (tk drops the ragged tail)."""
-    return step_floor_seconds(batch, widths, device) * (samples // batch)

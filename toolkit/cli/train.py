@@ -35,7 +35,7 @@ def train(
         Optional[int], typer.Option(help="Train on the first N training images only (quick runs).")
     ] = None,
     run_dir: Annotated[
-        Optional[Path], typer.Option(help="Where checkpoint.pt and metrics.json go (default runs/<model>).")
+        Optional[Path], typer.Option(help="Where checkpoint.pt, metrics.json and curves.png go (default runs/<model>).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Train a new run over the one already in --run-dir.")] = False,

@@ -8,6 +8,7 @@ import onnx
 from torch import nn
 
 from toolkit.errors import ExportLintError
+from toolkit.models.source import describe_exception
 
 RANDOM_OPS = {
     "Dropout",
@@ -40,7 +41,7 @@ def check_forward(module: nn.Module, spec) -> None:
         with torch.no_grad():
             out = module(torch.zeros(shape))
     except Exception as exc:  # the user's forward: whatever it raises, name it and the input it got
-        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        detail = describe_exception(exc)
         if _takes_one(module, spec):
             raise ExportLintError(
                 f"{spec.name}: the batch dim came out fixed at 1: forward takes a batch of 1 but a batch of 2 "

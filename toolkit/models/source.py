@@ -126,16 +126,17 @@ _IMPORTED: dict = {}  # (resolved path, sha256) -> module: a file's code runs on
 
 def import_file(path: Path):
     """Import a .py file as a module named after it (sibling files importable), as `python file.py` would see it."""
-    key = (str(path.resolve()), sha256_file(path))
+    digest = sha256_file(path)
+    key = (str(path.resolve()), digest)
     if key not in _IMPORTED:
-        _IMPORTED[key] = _run_file(path)
+        _IMPORTED[key] = _run_file(path, digest)
     return _IMPORTED[key]
 
 
-def _run_file(path: Path):
+def _run_file(path: Path, digest: str):
     name = path.stem
     if not name.isidentifier() or name in sys.modules:  # a unique name: classes find their file through it
-        name = re.sub(r"\W", "_", f"tk_source_{name}_{sha256_file(path)[:12]}")
+        name = re.sub(r"\W", "_", f"tk_source_{name}_{digest[:12]}")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # TorchScript and inspect find the class's source through it

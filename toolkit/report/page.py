@@ -10,6 +10,7 @@ import html
 import json
 
 from toolkit.bench.machine import one_line
+from toolkit.report.facts import number
 from toolkit.report.usage import snippets
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -114,4 +115,6 @@ def speed_section(bench: dict) -> str:
 
 
 def _figure(value, form: str) -> str:
-    return form.format(value) if isinstance(value, int | float) and not isinstance(value, bool) else "—"
+    """A bench report's number as `form` says, or a dash for anything but a finite number."""
+    value = number(value)
+    return "—" if value is None else form.format(value)

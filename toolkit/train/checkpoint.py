@@ -74,8 +74,9 @@ def _pickle_finding_in(main_module):
     return types.SimpleNamespace(Unpickler=Unpickler, load=pickle.load, __name__="pickle")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _first_line(exc: Exception, fallback: str | None = None) -> str:
+    """The exception's first line; `fallback` (default: its type's name) when it says nothing."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else fallback or type(exc).__name__
 
 
 def load_training_checkpoint(path, model_name: str) -> dict:
@@ -112,9 +113,7 @@ def load_safetensors(path) -> dict:
     try:
         return load_file(path, device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot load ({str(exc).strip().splitlines()[0] if str(exc).strip() else 'bad file'})"
-        ) from None
+        raise CheckpointError(f"{path}: cannot load ({_first_line(exc, 'bad file')})") from None
 
 
 def load_into(model: torch.nn.Module, state_dict: dict, source) -> None:
