@@ -15,12 +15,12 @@ else
 fi
 # Committed bundles hold portable formats only (AOTInductor is native code for the exporting CPU) and
 # stay small, because the repository travels whole: fashion-mlp, the reference, carries every portable
-# format; fashion-cnn (13 MB a format) only its weights and ONNX. `tk export MODEL --format all`
+# format; fashion-cnn (13 MB a format) and review-sentiment (8 MB) only their weights and ONNX. `tk export MODEL --format all`
 # regenerates any format from the committed weights (model.safetensors).
 formats_for() {
     case "$1" in
         fashion-mlp) echo "-f state-dict -f torchscript -f exported-program -f onnx -f onnx-fp16 -f onnx-int8 -f onnx-e2e" ;;
-        fashion-cnn) echo "-f state-dict -f onnx" ;;
+        fashion-cnn | review-sentiment) echo "-f state-dict -f onnx" ;;
         *) echo "-f state-dict -f torchscript -f onnx" ;;
     esac
 }

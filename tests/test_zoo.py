@@ -39,6 +39,8 @@ def test_pipeline(name, cli, tmp_path):
 
     if spec.input.kind == "image":
         result = cli("infer", SAMPLES / "bag-18.png", "--model", bundle, "--json")
+    elif spec.input.kind == "text":
+        result = cli("infer", "--model", bundle, "--text", "A gorgeous, moving film.", "--json")
     else:
         first_row = ",".join(f"{v:g}" for v in TABLES[spec.dataset]["x"][0])
         result = cli("infer", "--model", bundle, "--values", first_row, "--json")

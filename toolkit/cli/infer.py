@@ -1,4 +1,4 @@
-"""`tk infer`: answer images or tabular rows with a bundle's ONNX model (no torch)."""
+"""`tk infer`: answer images, tabular rows or text with a bundle's ONNX model (no torch)."""
 
 import json
 from pathlib import Path
@@ -9,7 +9,12 @@ import typer
 from toolkit.cli.app import Device, PublicKeyOption
 from toolkit.runtime.bundle import DEFAULT_MODEL, default_bundle_dir
 
-PATHS_HELP = "Image files (PNG, JPEG, GIF, WEBP, BMP, ...); CSV files for tabular models."
+PATHS_HELP = (
+    "Image files (PNG, JPEG, GIF, WEBP, BMP, ...); CSV files for tabular models; UTF-8 text files with one "
+    "snippet a line for text models."
+)
+TEXT_HELP = "Text models: a snippet to classify (repeatable)."
+SIMILAR_HELP = "Text models: list the words whose learned vectors are nearest to WORD's (cosine), instead."
 VALUES_HELP = "Tabular models: one row of comma-separated features, e.g. 73,80,75 (repeatable)."
 DEFAULT_BUNDLE = default_bundle_dir(DEFAULT_MODEL)
 INVERT_HELP = "Force inverting (or not) the image's polarity; default: detect light backgrounds."
@@ -24,15 +29,19 @@ def infer(
     invert: Annotated[Optional[bool], typer.Option("--invert/--no-invert", help=INVERT_HELP)] = None,
     device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
     public_key: PublicKeyOption = None,
+    texts: Annotated[Optional[list[str]], typer.Option("--text", help=TEXT_HELP, show_default=False)] = None,
+    similar: Annotated[Optional[str], typer.Option(help=SIMILAR_HELP, metavar="WORD", show_default=False)] = None,
 ):
-    """Answer images (or tabular rows) with the exported ONNX model (no torch needed)."""
+    """Answer images, tabular rows or text with the exported ONNX model (no torch needed)."""
     from toolkit.runtime import Predictor
 
     predictor = Predictor(model, device=device.value, threads=1, public_key=public_key)
     if predictor.warning:
         typer.echo(f"tk: warning: {model}: {predictor.warning}", err=True)
+    if similar is not None:
+        return print_similar(predictor, similar, top_k if top_k > 1 else 10, json_output)
     failed = 0
-    for result in predictor.answer(paths or [], values or [], top_k=top_k, invert=invert):
+    for result in predictor.answer(paths or [], values or [], top_k=top_k, invert=invert, texts=texts or []):
         failed += "error" in result
         if json_output:
             typer.echo(json.dumps(result))
@@ -44,8 +53,25 @@ def infer(
         raise typer.Exit(1)
 
 
+def print_similar(predictor, word: str, count: int, json_output: bool) -> None:
+    from toolkit.runtime.embeddings import nearest_words
+
+    found = nearest_words(predictor, word, count)
+    if json_output:
+        typer.echo(json.dumps({"word": word, "nearest": [{"word": w, "cosine": c} for w, c in found]}))
+        return
+    for neighbour, cosine in found:
+        typer.echo(f"{neighbour}\t{cosine:.3f}")
+
+
 def human_answer(result: dict) -> str:
-    """One line per input: `path: Label (p%)` for images, `row -> answer` for tabular rows."""
+    """One line per input: `path: Label (p%)` for images, `row -> answer` for tabular rows, `source: answer`
+    and what the tokenizer left out for text."""
+    if "source" in result:
+        answer = ", ".join(f"{t['label']} ({t['probability']:.1%})" for t in result["top"])
+        notes = [f"{result['unknown']} of {result['words']} words unknown"] if result["unknown"] else []
+        notes += [f"{result['cut']} words past the first {result['words']} left out"] if result["cut"] else []
+        return f"{result['source']}: {answer}" + (f"  ({'; '.join(notes)})" if notes else "")
     if "path" in result:
         subject = result["path"]
     else:

@@ -1,4 +1,4 @@
-"""Datasets as tensors: Fashion-MNIST from its idx .gz files, and the labs' tutorial tables.
+"""Datasets as tensors: Fashion-MNIST from its idx .gz files, the labs' tutorial tables, critics' snippets.
 
 `load_dataset(name)` is what training and verification use; `to_input` turns stored samples into
 the model's float32 input (images stay uint8 until a batch is sliced, to keep them small on the device).
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from toolkit.data.fashion_mnist import images_to_input, input_function, load_fashion_mnist, resize_images
+from toolkit.data.reviews import load_reviews
 from toolkit.data.tables import TABLES, table_tensors
 from toolkit.errors import DataError
 
@@ -33,6 +34,17 @@ def rows_to_input(rows: torch.Tensor) -> torch.Tensor:
     return rows
 
 
+def ids_to_input(ids: torch.Tensor) -> torch.Tensor:
+    return ids
+
+
+def vocabulary(name: str, data_dir=None) -> list:
+    """A text dataset's vocabulary (id -> word), built from its training split: what vocab.json holds."""
+    if name != "rotten-tomatoes":
+        raise DataError(f"dataset {name!r} has no vocabulary")
+    return load_reviews(data_dir).vocab
+
+
 def load_dataset(name: str, data_dir=None, download: bool = True, image=None) -> Dataset:
     """`image`: the model's image input (channels, size, mean, std), when it is not Fashion-MNIST's own
     1x28x28 in [0, 1]: the images are resized once, then repeated per channel and normalised per batch."""
@@ -44,6 +56,11 @@ def load_dataset(name: str, data_dir=None, download: bool = True, image=None) ->
         if image is not None:
             to_input = input_function(image.channels, image.mean, image.std)
         return Dataset(name, train_x, data.train_labels, test_x, data.test_labels, to_input)
+    if name == "rotten-tomatoes":
+        reviews = load_reviews(data_dir)
+        return Dataset(
+            name, reviews.train_ids, reviews.train_labels, reviews.test_ids, reviews.test_labels, ids_to_input
+        )
     if name in TABLES:
         x, y = table_tensors(name)
         return Dataset(name, x, y, x, y, rows_to_input)  # the labs score on their training rows

@@ -12,7 +12,7 @@ import torch
 
 from toolkit.errors import UsageError
 from toolkit.export import lint
-from toolkit.export.formats import OnnxOptions, build_artifacts, resolve_formats
+from toolkit.export.formats import OnnxOptions, build_artifacts, data_files, resolve_formats
 from toolkit.export.weights import eager_module, load_model
 from toolkit.export.writer import write_bundle
 from toolkit.models import get_spec
@@ -72,7 +72,9 @@ def export_module(
     spec = get_spec(model)
     formats = resolve_formats(spec, formats)  # the weights files always travel
     failed = {}
-    built = build_in_eval_mode(eager_module(module), spec, formats, options or OnnxOptions(), log, failed)
+    options = options or OnnxOptions()
+    built = build_in_eval_mode(eager_module(module), spec, formats, options, log, failed)
+    built.update(data_files(spec, options))
     manifest = write_bundle(out_dir, spec, built, weights, ckpt, sign_key, failed)
     for fmt, reason in failed.items():
         log(f"{model}: WARNING: {fmt} not exported: {reason}")

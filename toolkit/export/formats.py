@@ -7,22 +7,23 @@ derived from them (fp16, int8 and e2e ONNX; AOTInductor).
 
 import contextlib
 import io
+import json
 import logging
 import re
-
-import torch
 
 from toolkit.errors import ExportLintError, UsageError
 from toolkit.export import e2e, lint, onnx_formats, torch_formats
 from toolkit.export.torch_formats import quiet_torch_logs
-from toolkit.models import image_input
+from toolkit.models import dynamic_dims, example_input, image_input
 from toolkit.runtime.bundle import FORMAT_FILES
 from toolkit.runtime.onnx_compat import LOWEST_EXPORTER_OPSET, limits_for
+from toolkit.runtime.text import VOCAB_FILE
 
 FORMATS = tuple(FORMAT_FILES)
 DEFAULT_ONNX_OPSET = 20  # torch.onnx's, when no --opset or --min-ort asks for another
 WEIGHT_FORMATS = ("state-dict", "safetensors")
 DERIVED_FROM = {"aoti": "exported-program", "onnx-fp16": "onnx", "onnx-int8": "onnx", "onnx-e2e": "onnx"}
+REDUCED_PRECISION_DATASETS = ("fashion-mnist", "rotten-tomatoes")  # a classification test split to judge them on
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # torch colours its error messages
 
 
@@ -43,9 +44,9 @@ class OnnxOptions:
 
 def applicable_formats(spec) -> list:
     """The formats that make sense for a model: reduced precision needs a classification test split to
-    be judged on, and int8 calibration needs training images."""
+    be judged on, and int8 calibration needs training inputs."""
     found = list(FORMATS)
-    if spec.dataset != "fashion-mnist":
+    if spec.dataset not in REDUCED_PRECISION_DATASETS:
         found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
     if spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean:
         found.remove("onnx-e2e")  # the in-graph preprocessing is Fashion-MNIST's (gray, light on dark)
@@ -79,13 +80,13 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
 
     def program():  # shared by exported-program and aoti
         if "program" not in cache:
-            cache["program"] = torch_formats.exported_program(module, spec.input.shape)
+            cache["program"] = torch_formats.exported_program(module, example_input(spec, 2), dynamic_dims(spec))
         return cache["program"]
 
     def onnx_model():  # shared by onnx and its reduced-precision and e2e variants
         if "onnx" not in cache:
-            example = torch.zeros((1, *spec.input.shape), dtype=torch.float32)
-            proto = onnx_formats.onnx_model(module, example, options.opset, options.max_ir)
+            example = example_input(spec, 1)
+            proto = onnx_formats.onnx_model(module, example, dynamic_dims(spec), options.opset, options.max_ir)
             lint.check_onnx(proto)
             cache["onnx"] = (proto, onnx_formats.onnx_bytes(proto))
         return cache["onnx"]
@@ -107,6 +108,16 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
     if "onnx" in cache and "model.onnx" not in built:
         built["model.onnx"] = (cache["onnx"][1], "onnx")  # the variants' fp32 reference travels with them
     return built
+
+
+def data_files(spec, options: OnnxOptions) -> dict:
+    """Files a bundle needs besides its artifacts (format None): a text model's vocab.json, from the training split."""
+    if spec.input.kind != "text":
+        return {}
+    from toolkit.data import vocabulary
+
+    vocab = vocabulary(spec.dataset, options.data_dir)
+    return {VOCAB_FILE: ((json.dumps(vocab, ensure_ascii=False) + "\n").encode("utf-8"), None)}
 
 
 def _build_each(formats, builders: dict, options: OnnxOptions, progress, failed) -> dict:

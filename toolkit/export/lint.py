@@ -8,6 +8,7 @@ import onnx
 from torch import nn
 
 from toolkit.errors import ExportLintError
+from toolkit.models.registry import example_input
 from toolkit.models.source import describe_exception
 
 RANDOM_OPS = {
@@ -39,7 +40,7 @@ def check_forward(module: nn.Module, spec) -> None:
     shape = [2, *spec.input.shape]
     try:
         with torch.no_grad():
-            out = module(torch.zeros(shape))
+            out = module(example_input(spec, 2))
     except Exception as exc:  # the user's forward: whatever it raises, name it and the input it got
         detail = describe_exception(exc)
         if _takes_one(module, spec):
@@ -62,7 +63,7 @@ def _takes_one(module: nn.Module, spec) -> bool:
 
     try:
         with torch.no_grad():
-            module(torch.zeros([1, *spec.input.shape]))
+            module(example_input(spec, 1))
         return True
     except Exception:  # any failure: the model does not take this input either
         return False

@@ -15,10 +15,12 @@ import toolkit
 from toolkit.export.onnx_formats import ONNX_INPUT, ONNX_OUTPUT
 from toolkit.export.weights import UNTRAINED_WARNING
 from toolkit.runtime.onnx_compat import default_opset, oldest_runtime_for
-from toolkit.runtime.schema import BATCH, InputSchema, Manifest, OutputSchema, Preprocessing
+from toolkit.runtime.schema import BATCH, TOKENS, InputSchema, Manifest, OutputSchema, Preprocessing
 
 
 def input_schema(spec) -> InputSchema:
+    if spec.input.kind == "text":
+        return InputSchema(ONNX_INPUT, "text", "int64", (BATCH, TOKENS))
     features = tuple(spec.input.features) if spec.input.kind == "tabular" else ()
     value_range = (0.0, 1.0) if spec.input.kind == "image" and not spec.input.mean else None
     shape = (BATCH, *spec.input.shape)
@@ -126,4 +128,5 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         warning=None if trained else UNTRAINED_WARNING,
         source=spec.source.to_dict() if spec.source is not None else None,
         failed_formats=dict(failed) if failed else None,
+        tokenizer=spec.input.tokenizer if spec.input.kind == "text" else None,
     )

@@ -26,9 +26,8 @@ CALIBRATION_IMAGES = 1024  # training images ONNX Runtime calibrates activation 
 CALIBRATION_BATCH = 128
 
 
-def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None = None, max_ir: int | None = None):
-    """torch.onnx (dynamo) export with a dynamic batch dim named "batch" and weights inside."""
-    batch = torch.export.Dim("batch", min=1)
+def onnx_model(module: torch.nn.Module, example, dims: dict, opset: int | None = None, max_ir: int | None = None):
+    """torch.onnx (dynamo) export with the dynamic `dims` (named "batch", "tokens") and weights inside."""
     first_arg = next(iter(forward_arg_names(module)))
     sink = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -39,7 +38,7 @@ def onnx_model(module: torch.nn.Module, example: torch.Tensor, opset: int | None
             None,
             input_names=[ONNX_INPUT],
             output_names=[ONNX_OUTPUT],
-            dynamic_shapes={first_arg: {0: batch}},
+            dynamic_shapes={first_arg: dims},
             opset_version=opset,
             dynamo=True,
             external_data=False,
@@ -121,7 +120,7 @@ def int8_bytes(model_bytes: bytes, input_name: str, calibration: np.ndarray) -> 
         quantize_static(
             str(source),
             str(target),
-            _Calibration(input_name, calibration.astype(np.float32)),
+            _Calibration(input_name, np.ascontiguousarray(calibration)),  # float32 pixels or int64 ids
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             weight_type=QuantType.QInt8,

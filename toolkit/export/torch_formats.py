@@ -99,16 +99,14 @@ def forward_arg_names(module):
     return [name for name in inspect.signature(module.forward).parameters if name != "self"]
 
 
-def exported_program(module: torch.nn.Module, spec_shape: tuple):
-    """torch.export with a dynamic batch dim; source stack traces dropped (they hold this checkout's paths)."""
-    example = torch.zeros((2, *spec_shape), dtype=torch.float32)  # batch 2: a batch of 1 would specialise
+def exported_program(module: torch.nn.Module, example: torch.Tensor, dims: dict):
+    """torch.export with the dynamic `dims` (batch, tokens); source stack traces dropped (they hold this
+    checkout's paths). `example` has a batch of 2: a batch of 1 would specialise."""
     first_arg = next(iter(forward_arg_names(module)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.export.export(
-                module, (example,), dynamic_shapes={first_arg: {0: torch.export.Dim("batch", min=1)}}
-            )
+            program = torch.export.export(module, (example,), dynamic_shapes={first_arg: dims})
     except (torch._dynamo.exc.UserError, RuntimeError) as exc:
         # A specialised batch shows as a constraint violation, or as a shape clash with the symbolic batch s<N>.
         if "specialized" in str(exc) or "Constraints violated" in str(exc) or re.search(r"\bs\d+\b", str(exc)):

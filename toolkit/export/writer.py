@@ -17,8 +17,9 @@ from toolkit.errors import ToolkitError, UsageError
 from toolkit.export import manifest as manifest_builder
 from toolkit.runtime import bundle, signing, trust
 from toolkit.runtime.schema import Manifest, verification_summary
+from toolkit.runtime.text import VOCAB_FILE
 
-BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION, signing.SIGNATURE}
+BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION, signing.SIGNATURE, VOCAB_FILE}
 
 
 def previous_manifest(out_dir: Path) -> Manifest | None:
@@ -58,7 +59,7 @@ def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=
         remove_stale_staging(out_dir)
         previous = previous_manifest(out_dir)
         files = {name: {"sha256": bundle.sha256_bytes(data), "bytes": len(data)} for name, (data, _) in built.items()}
-        format_files = {fmt: name for name, (_, fmt) in built.items()}
+        format_files = {fmt: name for name, (_, fmt) in built.items() if fmt is not None}  # None: vocab.json
         carried = _still_valid_artifacts(out_dir, previous, files, format_files, failed or {})
         verification = _still_valid_verification(out_dir, files)
         with replaced_folder(out_dir) as staging:

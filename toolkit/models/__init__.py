@@ -1,12 +1,15 @@
 """The model zoo. Importing this package registers every model."""
 
-from toolkit.models import fashion, tabular, vision  # noqa: F401  (each registers its models)
+from toolkit.models import fashion, tabular, text, vision  # noqa: F401  (each registers its models)
 from toolkit.models.registry import (
     ImageInput,
     ModelSpec,
     Recipe,
     TabularInput,
+    TextInput,
     describe,
+    dynamic_dims,
+    example_input,
     get_spec,
     image_input,
     model_names,
@@ -19,7 +22,10 @@ __all__ = [
     "ModelSpec",
     "Recipe",
     "TabularInput",
+    "TextInput",
     "describe",
+    "dynamic_dims",
+    "example_input",
     "get_spec",
     "image_input",
     "model_names",

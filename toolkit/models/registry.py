@@ -56,11 +56,23 @@ class TabularInput:
 
 
 @dataclass(frozen=True)
+class TextInput:
+    """A text model's input: int64 token ids [batch, tokens], made from text by the tokenizer (runtime.text)."""
+
+    tokenizer: object  # toolkit.runtime.text.TokenizerSpec
+    kind = "text"
+
+    @property
+    def shape(self) -> tuple:
+        return ("tokens",)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     builder: Callable
     task: str  # "classification", "binary-classification" or "regression"
-    input: object  # ImageInput or TabularInput
+    input: object  # ImageInput, TabularInput or TextInput
     labels: tuple  # class names; empty for regression
     dataset: str | None  # a name known to toolkit.data, or None (not trained by tk)
     recipes: dict = field(default_factory=dict)  # recipe name -> Recipe; "default" is required if trainable
@@ -123,6 +135,26 @@ def get_spec(name: str) -> ModelSpec:
 
 def model_names() -> list:
     return sorted(_REGISTRY)
+
+
+def example_input(spec: ModelSpec, batch: int):
+    """A batch the model takes: zeros for images and rows; for text, 7 token ids per snippet (2, 3, ...)."""
+    import torch
+
+    if spec.input.kind == "text":
+        ids = torch.arange(batch * 7, dtype=torch.int64).reshape(batch, 7)
+        return ids % (spec.input.tokenizer.rows - 2) + 2
+    return torch.zeros((batch, *spec.input.shape))
+
+
+def dynamic_dims(spec: ModelSpec) -> dict:
+    """The input's dims that vary: the batch, and a text model's number of tokens."""
+    import torch
+
+    dims = {0: torch.export.Dim("batch", min=1)}
+    if spec.input.kind == "text":
+        dims[1] = torch.export.Dim("tokens", min=1)
+    return dims
 
 
 def image_input(spec: ModelSpec):

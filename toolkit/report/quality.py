@@ -70,7 +70,15 @@ def measure(bundle_dir, manifest, data_dir):
     truth = y.reshape(-1).astype(np.int64)  # outputs are class probabilities here
     if truth.max(initial=0) >= outputs.shape[1]:
         return f"the test split has {truth.max() + 1} classes, the model only {outputs.shape[1]} outputs"
+    if predictor.tokenizer is not None:  # a text model's mistakes are shown as the words it saw
+        stored = [seen_words(row, predictor.tokenizer.vocab) for row in stored]
     return classification(manifest, outputs, truth, stored)
+
+
+def seen_words(ids, vocab: list) -> str:
+    """A snippet's ids back as its words (word pairs and padding left out; unknown words as <unk>)."""
+    words = (vocab[i] if i < len(vocab) else "<unk>" for i in ids if i != 0)
+    return " ".join(w for w in words if " " not in w)
 
 
 def classification(manifest, probabilities: np.ndarray, truth: np.ndarray, stored) -> Quality:

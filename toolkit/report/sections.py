@@ -72,6 +72,12 @@ def quality(facts, measured) -> str:
 
 
 def _row_mistakes(manifest, measured) -> str:
+    if manifest.input.kind == "text":
+        rows = [
+            [measured.labels[t], measured.labels[p], ("num", f"{q:.0%}"), measured.inputs[i]]
+            for i, t, p, q in measured.mistakes
+        ]
+        return "<h3>Most confident mistakes</h3>" + table(["true", "predicted", "probability", "words"], rows)
     header = ["true", "predicted", "probability", *manifest.input.features]
     rows = [
         [measured.labels[t], measured.labels[p], ("num", f"{q:.0%}"), *(f"{v:g}" for v in measured.inputs[i])]

@@ -5,6 +5,8 @@ import json
 
 def snippets(manifest, bundle_dir: str) -> list:
     """[(title, code)]: the tk command line, Python with toolkit.runtime, and JavaScript with onnxruntime-node."""
+    if manifest.input.kind == "text":
+        return text_snippets(bundle_dir)
     image = manifest.input.kind == "image"
     shape = [1, *manifest.input.sample_shape]
     command = (
@@ -38,4 +40,24 @@ def snippets(manifest, bundle_dir: str) -> list:
             f"console.log(result[{json.dumps(manifest.output.name)}].data);",
         ]
     )
+    return [("command line", command), ("Python", python), ("JavaScript (Node)", javascript)]
+
+
+def text_snippets(bundle_dir: str) -> list:
+    python = "\n".join(
+        [
+            "from toolkit.runtime import Predictor  # numpy and onnxruntime; never torch",
+            "",
+            f"predictor = Predictor({bundle_dir!r})  # checks model.onnx and vocab.json against their sha256",
+            'print(predictor.predict_text("A gorgeous, moving film.", top_k=2).top)',
+        ]
+    )
+    javascript = "\n".join(
+        [
+            "// examples/node in tk's repository: tokenizer.js (the manifest's tokenizer rules) and classify.js",
+            "// cd examples/node && npm install --ignore-scripts",
+            f"// printf 'A gorgeous, moving film.\\n' | node classify.js {bundle_dir}",
+        ]
+    )
+    command = f'tk infer --model {bundle_dir} --text "A gorgeous, moving film." --top-k 2'
     return [("command line", command), ("Python", python), ("JavaScript (Node)", javascript)]

@@ -107,7 +107,23 @@ def _listed_path(bundle_dir, manifest: Manifest, format_name: str) -> Path:
         raise BundleError(f"{bundle_dir}: bundle has no {format_name} artifact (export it with --format {format_name})")
     if name != FORMAT_FILES[format_name]:  # the schema checks this too; a Manifest built in code might not
         raise BundleError(f"{bundle_dir}: {format_name} must be {FORMAT_FILES[format_name]!r}, not {name!r}")
-    path = bundle_dir / name
+    return _plain_file(bundle_dir / name)
+
+
+def read_data_file(bundle_dir, manifest: Manifest, name: str, most: int) -> bytes:
+    """A file the bundle lists besides its artifacts (a text model's vocab.json) of at most `most` bytes,
+    its hash checked."""
+    if name not in manifest.files:
+        raise BundleError(f"{bundle_dir}: the manifest does not list {name}")
+    path = _plain_file(Path(bundle_dir) / name)
+    if path.stat().st_size > most:
+        raise BundleError(f"{path}: larger than {most:,} bytes")
+    data = path.read_bytes()
+    _check_hash(path, manifest, sha256_bytes(data))
+    return data
+
+
+def _plain_file(path: Path) -> Path:
     if path.is_symlink():
         raise BundleError(f"{path}: is a symlink; a bundle holds plain files only")
     if not path.is_file():

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import BundleError, InputError, ToolkitError, UsageError
-from toolkit.runtime import bundle, signing
+from toolkit.runtime import bundle, signing, text
 from toolkit.runtime.preprocess import prepare_file
 from toolkit.runtime.rows import rows_from_csv, rows_from_values
 from toolkit.runtime.session import check_io, make_session
@@ -58,6 +58,11 @@ class Predictor:
         self.labels = list(self.manifest.labels)
         self.features = list(self.manifest.input.features)
         self.warning = self.manifest.warning  # e.g. an untrained model's bundle
+        self.tokenizer = None
+        if self.manifest.tokenizer is not None:
+            spec = self.manifest.tokenizer
+            vocab = bundle.read_data_file(self.bundle_dir, self.manifest, spec.vocab, text.MAX_VOCAB_BYTES)
+            self.tokenizer = text.Tokenizer(spec, vocab, where=str(self.bundle_dir / spec.vocab))
 
     @property
     def provider(self) -> str:
@@ -65,7 +70,7 @@ class Predictor:
 
     @property
     def kind(self) -> str:
-        """What the model takes: "image" or "tabular"."""
+        """What the model takes: "image", "tabular" or "text"."""
         return self.manifest.input.kind
 
     @property
@@ -73,7 +78,10 @@ class Predictor:
         return self.manifest.output.kind == "value"
 
     def run(self, batch) -> np.ndarray:
-        """The raw model output for a float32 batch [N, *sample_shape] (a single sample is batched)."""
+        """The raw model output for a float32 batch [N, *sample_shape], or a text model's int64 ids
+        [N, tokens] (a single sample is batched)."""
+        if self.kind == "text":
+            return self._run_ids(batch)
         shape = self.manifest.input.sample_shape
         batch = np.asarray(batch, dtype=np.float32)
         if batch.shape == shape:
@@ -83,6 +91,16 @@ class Predictor:
             raise InputError(f"input shape {batch.shape} does not match the model's [batch, {expected}]")
         feeds = {self.manifest.input.name: np.ascontiguousarray(batch)}
         return self.session.run([self.manifest.output.name], feeds)[0]
+
+    def _run_ids(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[None] if ids.ndim == 1 else ids
+        rows = self.tokenizer.spec.rows
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise InputError(f"token ids of shape {ids.shape} do not match the model's [batch, tokens]")
+        if ids.size and (ids.min() < 0 or ids.max() >= rows):
+            raise InputError(f"token ids must be in 0..{rows - 1}")
+        return self.session.run([self.manifest.output.name], {self.manifest.input.name: ids})[0]
 
     def probabilities(self, batch) -> np.ndarray:
         """Class probabilities [N, classes], whatever the graph outputs (logits, probabilities, P(class 1))."""
@@ -112,23 +130,58 @@ class Predictor:
             return [{"value": [float(v) for v in row]} for row in self.run(batch)]
         return [p.to_dict() for p in self.predict(batch, top_k)]
 
+    def predict_text(self, snippet: str, top_k: int = 1) -> Prediction:
+        """One snippet's Prediction; InputError if it has no words."""
+        return self.predict(self._encode(snippet, "the text").ids, top_k)[0]
+
+    def _encode(self, snippet: str, source: str):
+        if self.tokenizer is None:
+            raise UsageError(f"{self.bundle_dir}: this model takes {self.kind} input, not text")
+        encoded = self.tokenizer.encode(snippet)
+        if not encoded.words:
+            raise InputError(f"{source}: no words in it (a word is a run of letters or numbers)")
+        return encoded
+
+    def predict_texts(self, items, top_k: int = 1):
+        """Yield {"source", "text", "words", "unknown", "cut", ...answer} or {"source", "error"} per
+        (source, text, error) item (runtime.text.snippets_from_file makes them from a file), in order."""
+        for chunk in chunks(items, CHUNK):
+            results, inputs = [], []
+            for source, snippet, error in chunk:
+                try:
+                    if error is not None:
+                        raise InputError(error)
+                    encoded = self._encode(snippet, source)
+                    results.append({"source": source, "text": snippet, "words": encoded.words})
+                    results[-1].update(unknown=encoded.unknown, cut=encoded.cut)
+                    inputs.append(encoded.ids)
+                except InputError as exc:
+                    results.append({"source": source, "error": str(exc)})
+            yield from self._fill(results, self.tokenizer.batch(inputs) if inputs else [], top_k)
+
     def preprocess(self, path, invert=None) -> np.ndarray:
         if self.kind != "image":
-            raise UsageError(
-                f"{self.bundle_dir}: this model takes tabular input, not images (use --values or a CSV file)"
-            )
+            raise UsageError(f"{self.bundle_dir}: this model takes {self.kind} input, not images")
         return prepare_file(path, self.manifest.preprocessing, invert=invert)
 
     def predict_image(self, path, top_k: int = 1, invert=None) -> Prediction:
         return self.predict(self.preprocess(path, invert), top_k)[0]
 
-    def answer(self, paths=(), values=(), top_k: int = 1, invert=None):
+    def answer(self, paths=(), values=(), top_k: int = 1, invert=None, texts=()):
         """Yield one result per input, in order: image files for an image model; `values` rows, then the
-        rows of CSV files in `paths`, for a tabular one. Each result is {"path"} or {"row", "input"} plus the
-        answer's fields, or plus "error" for an input that failed. Inputs are read and answered CHUNK at a
-        time, so a million-row CSV needs no more memory than a few rows. UsageError for inputs the model
-        cannot take."""
-        paths, values = list(paths), list(values)
+        rows of CSV files in `paths`, for a tabular one; `texts`, then the lines of text files, for a text
+        one. Each result is {"path"}, {"row", "input"} or {"source", "text", ...} plus the answer's fields,
+        or plus "error" for an input that failed. Inputs are read and answered CHUNK at a time, so a
+        million-row CSV needs no more memory than a few rows. UsageError for inputs the model cannot take."""
+        paths, values, texts = list(paths), list(values), list(texts)
+        if self.kind == "text":
+            if values or not (paths or texts):
+                raise UsageError(f"{self.bundle_dir}: give text with --text, or text files with one snippet a line")
+            given = ((f"--text {i}", snippet, None) for i, snippet in enumerate(texts, start=1))
+            from_files = (item for path in paths for item in text.snippets_from_file(path))
+            return self.predict_texts(itertools.chain(given, from_files), top_k)
+        if texts:
+            raise UsageError(f"{self.bundle_dir}: this model takes {self.kind} input, not --text")
         if self.kind == "tabular":
             if not paths and not values:
                 raise UsageError(
@@ -168,8 +221,8 @@ class Predictor:
                     inputs.append(np.asarray(row.values, dtype=np.float32))
             yield from self._fill(results, inputs, top_k)
 
-    def _fill(self, results: list, inputs: list, top_k: int):
-        answers = iter(self.answer_batch(np.stack(inputs), top_k) if inputs else [])
+    def _fill(self, results: list, inputs, top_k: int):
+        answers = iter(self.answer_batch(np.stack(inputs), top_k) if len(inputs) else [])
         for result in results:
             if "error" not in result:
                 result.update(next(answers))

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, fields
 
 from toolkit.errors import BundleError
 from toolkit.runtime import validation
+from toolkit.runtime.text import VOCAB_FILE, TokenizerSpec
 from toolkit.runtime.validation import MAX_IMAGE_SIDE, MAX_LABELS, MAX_RESIZE_TO, Reader, read_shape
 
 SCHEMA_VERSION = 1
 BATCH = "batch"  # the name of the dynamic leading dim in every shape
+TOKENS = "tokens"  # a text input's second dim: as many ids as the longest snippet of the batch has
 VERIFICATION = "verification.json"  # the report `tk verify` writes into the bundle, summarised in the manifest
 # format name (as on the command line) -> its file in the bundle: the only artifact names a bundle may hold
 FORMAT_FILES = {
@@ -37,10 +39,11 @@ INVERT_MODES = ("auto", "never")
 
 @dataclass(frozen=True)
 class InputSchema:
-    """The graph input: float32 [batch, *sample_shape]; image or tabular (with its column names)."""
+    """The graph input: float32 [batch, *sample_shape], image or tabular (with its column names); or a text
+    model's int64 token ids [batch, tokens] (the manifest's `tokenizer` makes them from text)."""
 
     name: str
-    kind: str  # "image" or "tabular"
+    kind: str  # "image", "tabular" or "text"
     dtype: str
     shape: tuple  # ("batch", *sample dims)
     features: tuple = ()  # tabular: the column names, in order
@@ -61,7 +64,11 @@ class InputSchema:
     @classmethod
     def from_dict(cls, reader: Reader) -> "InputSchema":
         reader.only({"name", "kind", "dtype", "shape", "features", "range"})
-        kind = reader.choice("kind", ("image", "tabular"))
+        kind = reader.choice("kind", ("image", "tabular", "text"))
+        if kind == "text":
+            if reader.get("shape", list) != [BATCH, TOKENS]:
+                raise validation.invalid(reader.path("shape"), f'of a text input must be ["{BATCH}", "{TOKENS}"]')
+            return cls(reader.get("name", str), kind, reader.choice("dtype", ("int64",)), (BATCH, TOKENS))
         return cls(
             name=reader.get("name", str),
             kind=kind,
@@ -170,6 +177,7 @@ class Manifest:
     warning: str | None = None  # e.g. an untrained model's, repeated by every `tk infer`
     source: dict | None = None  # a user's model: where its architecture came from (toolkit.models.source)
     failed_formats: dict | None = None  # format -> why it could not be exported (the others were)
+    tokenizer: TokenizerSpec | None = None  # text models: how text becomes the input's ids (runtime.text)
     schema_version: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -180,7 +188,8 @@ class Manifest:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(input=self.input.to_dict(), output=self.output.to_dict(), labels=list(self.labels))
         data["preprocessing"] = self.preprocessing.to_dict() if self.preprocessing else None
-        for optional in ("warning", "source", "failed_formats"):
+        data["tokenizer"] = self.tokenizer.to_dict() if self.tokenizer else None
+        for optional in ("warning", "source", "failed_formats", "tokenizer"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -195,7 +204,8 @@ class Manifest:
         tolerance = top.child("tolerance")
         tolerance.number("atol", 0.0)
         preprocessing = top.child("preprocessing", optional=True)
-        files = validation.read_files(top, set(FORMAT_FILES.values()))
+        tokenizer = top.child("tokenizer", optional=True)
+        files = validation.read_files(top, {*FORMAT_FILES.values(), VOCAB_FILE})
         failed = validation.read_failures(top, FORMAT_FILES)
         manifest = cls(
             model=top.get("model", str),
@@ -218,6 +228,7 @@ class Manifest:
             warning=top.get("warning", str, optional=True),
             source=validation.read_source(top),
             failed_formats=failed or None,
+            tokenizer=TokenizerSpec.from_dict(tokenizer) if tokenizer else None,
         )
         validation.check_consistency(manifest)
         return manifest

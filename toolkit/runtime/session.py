@@ -58,10 +58,13 @@ def check_io(session: ort.InferenceSession, manifest, path) -> None:
         ("input", inputs[declared_in.name], declared_in),
         ("output", outputs[declared_out.name], declared_out),
     ):
-        if graph.type != "tensor(float)":
-            raise BundleError(f"{path}: the graph's {kind} {graph.name!r} is {graph.type}, the manifest says float32")
+        graph_type = {"float32": "tensor(float)", "int64": "tensor(int64)"}[declared.dtype]
+        if graph.type != graph_type:
+            raise BundleError(
+                f"{path}: the graph's {kind} {graph.name!r} is {graph.type}, the manifest says {declared.dtype}"
+            )
         fixed = [d if isinstance(d, int) else None for d in graph.shape]
-        wanted = [None, *declared.shape[1:]]
+        wanted = [None, *(d if isinstance(d, int) else None for d in declared.shape[1:])]
         if len(fixed) != len(wanted) or any(f is not None and f != w for f, w in zip(fixed, wanted, strict=True)):
             raise BundleError(
                 f"{path}: {kind} {graph.name!r} is {graph.shape} in the graph, {list(declared.shape)} in the manifest"

@@ -169,6 +169,12 @@ def check_consistency(manifest) -> None:
             "labels",
             f"has {len(manifest.labels)} names; a {output.kind} output of width {width} needs {expected_labels}",
         )
+    if (input_.kind == "text") != (manifest.tokenizer is not None):
+        raise invalid("tokenizer", "is needed by a text input, and only by one")
+    if input_.kind == "text":
+        if prep is not None or manifest.tokenizer.vocab not in manifest.files:
+            raise invalid("input", "of a text model needs no preprocessing and its vocab.json listed in files")
+        return
     if input_.kind == "tabular":
         if prep is not None or len(input_.shape) != 2 or len(input_.features) != input_.shape[1]:
             raise invalid("input", "of a tabular model needs shape [batch, n], n features and no preprocessing")

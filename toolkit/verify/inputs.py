@@ -2,7 +2,7 @@
 
 Real data where the model has a dataset (the whole Fashion-MNIST test split, for accuracy; a lab's
 rows), seeded random inputs, and edge inputs (all zeros, all ones, a single bright pixel), at batch
-sizes 1, 7 and 512 (16 for inputs as large as 224x224 photos).
+sizes 1, 7 and 512 (16 for inputs as large as 224x224 photos). A text model's are in text_inputs.
 """
 
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ import numpy as np
 
 from toolkit.data import load_dataset
 from toolkit.models import image_input
+from toolkit.verify.text_inputs import text_batches
 
 LARGE_INPUT = 10_000  # values per sample above which the big batch shrinks to 16 (224x224 photos on a CPU)
 
@@ -35,6 +36,8 @@ def edge_inputs(shape: tuple) -> np.ndarray:
 
 def verification_batches(spec, data_dir=None, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
+    if spec.input.kind == "text":
+        return text_batches(spec, Batch, data_dir, rng)
     shape = spec.input.shape
     big = 16 if int(np.prod(shape)) > LARGE_INPUT else 512
     batches = []
