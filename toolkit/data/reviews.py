@@ -59,8 +59,6 @@ class Reviews:
     test_ids: torch.Tensor
     test_labels: torch.Tensor
     vocab: list  # id -> word or "word word"
-    test_snippets: list  # the test split's Snippets, in order (verify and report show them)
-    train_count: int
 
 
 def words(text: str) -> list:
@@ -147,6 +145,4 @@ def load_reviews(data_dir=None) -> Reviews:
         test_ids=encode(test, index),
         test_labels=torch.tensor([s.label for s in test]),
         vocab=vocab,
-        test_snippets=test,
-        train_count=len(train),
     )

@@ -14,6 +14,7 @@ from toolkit.errors import ToolkitError
 from toolkit.models import get_spec, image_input, model_names
 from toolkit.models.custom import model_input, options_from_manifest
 from toolkit.runtime.predictor import Predictor
+from toolkit.runtime.text import PAD_ID
 
 EVAL_BATCH = 1024
 MISTAKES_SHOWN = 12
@@ -77,7 +78,7 @@ def measure(bundle_dir, manifest, data_dir):
 
 def seen_words(ids, vocab: list) -> str:
     """A snippet's ids back as its words (word pairs and padding left out; unknown words as <unk>)."""
-    words = (vocab[i] if i < len(vocab) else "<unk>" for i in ids if i != 0)
+    words = (vocab[i] if i < len(vocab) else "<unk>" for i in ids if i != PAD_ID)
     return " ".join(w for w in words if " " not in w)
 
 

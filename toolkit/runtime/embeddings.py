@@ -17,7 +17,7 @@ DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
 
 
 def read_tensor(data: bytes, name: str, where: str) -> np.ndarray:
-    """One float tensor of a safetensors file's bytes, as float32."""
+    """One float matrix of a safetensors file's bytes, in its stored dtype (float16, 32 or 64), not copied."""
     if len(data) < 8:
         raise BundleError(f"{where}: too short to be safetensors")
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -30,7 +30,7 @@ def read_tensor(data: bytes, name: str, where: str) -> np.ndarray:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{where}: no float tensor {name!r} in its header ({type(exc).__name__})") from None
     if dtype is None or len(shape) != 2 or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise BundleError(f"{where}: {name!r} is not a float32/float16 matrix")
+        raise BundleError(f"{where}: {name!r} is not a float16/32/64 matrix")
     start = 8 + header_len
     if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= len(data) - start):
         raise BundleError(f"{where}: {name!r}'s byte range is outside the file")
@@ -39,16 +39,13 @@ def read_tensor(data: bytes, name: str, where: str) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, count=shape[0] * shape[1], offset=start + begin).reshape(shape)
 
 
-def nearest(vectors: np.ndarray, vocab: list, word: str, count: int, skip: int = 2) -> list:
-    """[(word, cosine similarity)] of the `count` words closest to `word`; left out: the word itself, the first
-    `skip` entries (padding, unknown) and word pairs. InputError if `word` has no vector of its own."""
-    if word not in vocab[skip:]:
-        raise InputError(f"{word!r} is not in the vocabulary (a word the model learned a vector for)")
+def nearest(vectors: np.ndarray, vocab: list, target: int, count: int, skip: int = 2) -> list:
+    """[(word, cosine similarity)] of the `count` words closest to entry `target`; left out: the target
+    itself, the first `skip` entries (padding, unknown) and word pairs."""
     table = vectors[: len(vocab)].astype(np.float32)
     norms = np.linalg.norm(table, axis=1)
     norms[norms == 0] = 1.0
     unit = table / norms[:, None]
-    target = vocab.index(word)
     scores = unit @ unit[target]
     scores[:skip] = -np.inf
     scores[target] = -np.inf
@@ -68,4 +65,7 @@ def nearest_words(predictor, word: str, count: int) -> list:
     if vectors.shape[0] < len(predictor.tokenizer.vocab):
         raise BundleError(f"{path}: fewer vectors ({vectors.shape[0]}) than vocab.json has words")
     lowered = word.lower() if predictor.tokenizer.spec.lowercase else word
-    return nearest(vectors, predictor.tokenizer.vocab, lowered, count)
+    target = predictor.tokenizer.index.get(lowered, 0)
+    if target < 2:  # unknown, or "<pad>" / "<unk>" themselves, which are no words
+        raise InputError(f"{lowered!r} is not in the vocabulary (a word the model learned a vector for)")
+    return nearest(vectors, predictor.tokenizer.vocab, target, count)

@@ -157,7 +157,7 @@ class Predictor:
                     inputs.append(encoded.ids)
                 except InputError as exc:
                     results.append({"source": source, "error": str(exc)})
-            yield from self._fill(results, self.tokenizer.batch(inputs) if inputs else [], top_k)
+            yield from self._fill(results, self.tokenizer.batch(inputs) if inputs else None, top_k)
 
     def preprocess(self, path, invert=None) -> np.ndarray:
         if self.kind != "image":
@@ -205,7 +205,7 @@ class Predictor:
                     results.append({"path": str(path)})
                 except InputError as exc:
                     results.append({"path": str(path), "error": str(exc)})
-            yield from self._fill(results, inputs, top_k)
+            yield from self._fill(results, np.stack(inputs) if inputs else None, top_k)
 
     def predict_rows(self, rows, top_k: int = 1):
         """Yield {"row", "input", ...answer} or {"row", "input", "error"} per tabular Row, in order."""
@@ -219,10 +219,11 @@ class Predictor:
                 else:
                     results.append({"row": row.source, "input": list(row.values)})
                     inputs.append(np.asarray(row.values, dtype=np.float32))
-            yield from self._fill(results, inputs, top_k)
+            yield from self._fill(results, np.stack(inputs) if inputs else None, top_k)
 
-    def _fill(self, results: list, inputs, top_k: int):
-        answers = iter(self.answer_batch(np.stack(inputs), top_k) if len(inputs) else [])
+    def _fill(self, results: list, batch, top_k: int):
+        """Answer `batch` (the inputs that were read, in order; None if none was) into the results without an error."""
+        answers = iter(self.answer_batch(batch, top_k) if batch is not None else [])
         for result in results:
             if "error" not in result:
                 result.update(next(answers))

@@ -122,10 +122,10 @@ class Tokenizer:
         found = split_words(text, self.spec)
         kept = found[: self.spec.max_words]
         ids = [self.index.get(w, self.spec.unk_id) for w in kept]
+        unknown = ids.count(self.spec.unk_id)  # "<unk>" itself is no word, so only unknown words get its id
         if self.spec.bigrams:
             pairs = (self.index.get(f"{a} {b}") for a, b in zip(kept, kept[1:], strict=False))
             ids += [i for i in pairs if i is not None]
-        unknown = sum(1 for w in kept if w not in self.index)
         return Encoded(ids, len(kept), unknown, len(found) - len(kept))
 
     def batch(self, id_lists: list) -> np.ndarray:
