@@ -4,6 +4,7 @@
 - train.py:  tk train
 - export.py: tk export, tk verify
 - infer.py:  tk infer
+- serve.py:  tk serve
 - bench.py:  tk bench
 - report.py: tk report
 - models.py: tk models
@@ -12,7 +13,7 @@
 Library modules are imported inside the commands, so `tk infer` never pays for importing torch.
 """
 
-from toolkit.cli import bench, export, infer, keygen, models, report, train
+from toolkit.cli import bench, export, infer, keygen, models, report, serve, train
 from toolkit.cli.app import app, main, register
 
 for command in (
@@ -20,6 +21,7 @@ for command in (
     export.export,
     export.verify,
     infer.infer,
+    serve.serve,
     bench.bench,
     report.report,
     models.models,

@@ -17,6 +17,7 @@ from toolkit.export import lint
 from toolkit.export.formats import build_artifacts
 from toolkit.export.weights import load_model
 from toolkit.runtime.bundle import default_bundle_dir
+from toolkit.runtime.bundle import service_name as repository_name
 
 ONNX_TO_TRITON = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
@@ -29,11 +30,6 @@ ONNX_TO_TRITON = {
     onnx.TensorProto.BOOL: "TYPE_BOOL",
 }
 MAX_QUEUE_DELAY_US = 100  # how long Triton may hold a request to batch it with others
-
-
-def repository_name(model: str) -> str:
-    """Triton model names are folder names: torchvision/resnet18 -> torchvision_resnet18."""
-    return model.replace("/", "_")
 
 
 def max_batch_size(sample_values: int) -> int:

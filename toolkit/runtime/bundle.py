@@ -28,6 +28,12 @@ def default_bundle_dir(model: str) -> Path:
     return EXPORTED / model
 
 
+def service_name(model: str) -> str:
+    """The name a server knows a model by: a folder and URL segment, so torchvision/resnet18 ->
+    torchvision_resnet18. A Triton repository (tk export --format triton) and tk serve use the same."""
+    return model.replace("/", "_")
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

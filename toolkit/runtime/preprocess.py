@@ -17,6 +17,7 @@ image, a prepared drawing) and is not re-framed: re-centring it would shift the 
 rescale it, and the dense models are not shift invariant.
 """
 
+import io
 import warnings
 from pathlib import Path
 
@@ -33,11 +34,7 @@ TRIM_TOLERANCE = 0.05 * 255  # "close to the background" as in Fashion-MNIST's o
 
 
 def open_image(path) -> Image.Image:
-    """Decode the first frame of an image file, or raise InputError naming the file.
-
-    Memory stays bounded: over MAX_PIXELS is refused before decoding; a JPEG larger than MAX_SIDE is
-    decoded at a reduced scale, and any other image larger than that is reduced right after decoding,
-    before the float copies that preprocessing makes."""
+    """Decode the first frame of an image file, or raise InputError naming the file (see decode_image)."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise InputError(f"{path}: a symlink that leads nowhere (or in a loop)")
@@ -48,27 +45,38 @@ def open_image(path) -> Image.Image:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
     try:
+        return decode_image(path, str(path))
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def decode_image(source, name: str) -> Image.Image:
+    """Decode the first frame of `source` (a path or a binary file object), or raise InputError naming `name`.
+
+    Memory stays bounded: over MAX_PIXELS is refused before decoding; a JPEG larger than MAX_SIDE is
+    decoded at a reduced scale, and any other image larger than that is reduced right after decoding,
+    before the float copies that preprocessing makes."""
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(source)
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InputError(f"{path}: image too large to decode safely ({width}x{height} pixels)")
+                raise InputError(f"{name}: image too large to decode safely ({width}x{height} pixels)")
             image = next(ImageSequence.Iterator(image))  # first frame of a GIF/WEBP animation
             image.draft(image.mode, (MAX_SIDE, MAX_SIDE))  # JPEG: DCT scaling, never below MAX_SIDE
             image.load()
-            image = reduce_large(image)
+            return reduce_large(image)
     except InputError:
         raise
-    except PermissionError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    except PermissionError:
+        raise
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image (unrecognised format)") from None
+        raise InputError(f"{name}: not an image (unrecognised format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path}: image too large to decode safely") from None
+        raise InputError(f"{name}: image too large to decode safely") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
-    return image
+        raise InputError(f"{name}: truncated or corrupt image ({exc})") from None
 
 
 def reduce_large(image: Image.Image) -> Image.Image:
@@ -227,3 +235,10 @@ def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
 def prepare_file(path, prep: Preprocessing, invert=None) -> np.ndarray:
     """An image file -> the model's input, as the bundle's manifest says."""
     return prepare(open_image(path), prep, invert)
+
+
+def prepare_bytes(data: bytes, prep: Preprocessing, name: str, invert=None) -> np.ndarray:
+    """An encoded image file's bytes (a server's request) -> the model's input, exactly as prepare_file."""
+    if not data:
+        raise InputError(f"{name}: empty image")
+    return prepare(decode_image(io.BytesIO(data), name), prep, invert)

@@ -1,0 +1,57 @@
+"""`tk serve`: bundles behind the Open Inference Protocol, REST and gRPC (no torch)."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.cli.app import Device, PublicKeyOption
+from toolkit.errors import UsageError
+
+BUNDLES_HELP = "Bundle folders to serve, each by its manifest's model name (version 1)."
+REPOSITORY_HELP = "Also serve every bundle folder directly under DIR."
+TOKEN_HELP = "A file holding a secret: every route but the health probes then needs 'Authorization: Bearer <secret>'."
+MAX_TOKEN_BYTES = 4096
+
+
+def serve(
+    bundles: Annotated[Optional[list[Path]], typer.Argument(help=BUNDLES_HELP, show_default=False)] = None,
+    repository: Annotated[Optional[Path], typer.Option(help=REPOSITORY_HELP, metavar="DIR", show_default=False)] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 opens the server to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="REST port.")] = 8000,
+    grpc_port: Annotated[int, typer.Option(min=0, max=65535, help="gRPC port (0: no gRPC).")] = 8001,
+    max_batch: Annotated[
+        int, typer.Option(min=1, max=4096, help="Most rows one ONNX Runtime call takes (dynamic batching).")
+    ] = 64,
+    max_delay_ms: Annotated[
+        float, typer.Option(min=0, max=1000, help="How long a batch that is not full may wait for more requests.")
+    ] = 0.0,
+    max_body_mb: Annotated[
+        float, typer.Option(min=0.001, max=1024, help="Largest request body (413 above it).")
+    ] = 64.0,
+    token_file: Annotated[Optional[Path], typer.Option(help=TOKEN_HELP, show_default=False)] = None,
+    device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
+    public_key: PublicKeyOption = None,
+):
+    """Serve bundles over the Open Inference Protocol (KServe v2): REST, gRPC, a page at /, /metrics."""
+    from toolkit.serve.server import Options, bundle_dirs
+    from toolkit.serve.server import serve as run_server
+
+    options = Options(host, port, grpc_port, max_batch, max_delay_ms, max_body_mb, read_token(token_file), device.value)
+    if options.token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"tk: warning: serving on {host} without --token-file: anyone who can reach it can use it", err=True)
+    run_server(bundle_dirs(bundles or [], repository), options, public_key, log=lambda line: typer.echo(line, err=True))
+
+
+def read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"--token-file {path}: not a file")
+    data = path.read_bytes()[: MAX_TOKEN_BYTES + 1]
+    token = data.decode("utf-8", "replace").strip()
+    if len(data) > MAX_TOKEN_BYTES or not token or any(c.isspace() for c in token):
+        raise UsageError(f"--token-file {path}: must hold one token (no spaces), at most {MAX_TOKEN_BYTES} bytes")
+    return token
