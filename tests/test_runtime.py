@@ -13,14 +13,15 @@ from toolkit.runtime import Predictor, bundle
 
 from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
 
-RUNTIME_MODULES = sorted(
-    "toolkit.runtime" + ("" if path.stem == "__init__" else f".{path.stem}")
-    for path in (REPO / "toolkit" / "runtime").glob("*.py")
+RUNTIME_MODULES = sorted(  # the runtime and the server over it
+    f"toolkit.{stage}" + ("" if path.stem == "__init__" else f".{path.stem}")
+    for stage in ("runtime", "serve")
+    for path in (REPO / "toolkit" / stage).glob("*.py")
 )
 
 
 def test_the_torch_free_list_is_every_runtime_module():
-    assert "toolkit.runtime.predictor" in RUNTIME_MODULES and len(RUNTIME_MODULES) >= 8
+    assert "toolkit.runtime.predictor" in RUNTIME_MODULES and "toolkit.serve.server" in RUNTIME_MODULES
 
 
 def test_runtime_never_imports_torch():

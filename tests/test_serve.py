@@ -7,13 +7,13 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from google.protobuf import text_format
-from serving import ZOO, start
 from tritonclient.grpc import model_config_pb2
 
 from toolkit.runtime import Predictor
 from toolkit.runtime.bundle import service_name
 
-from conftest import SAMPLES
+from conftest import REPO, SAMPLES
+from serving import ZOO, start
 
 DATATYPE = {"float32": "FP32", "int64": "INT64"}
 SNIPPETS = ["A gorgeous, witty, seductive movie.", "Dull, lifeless and far too long.", "not bad at all"]
@@ -166,3 +166,13 @@ def test_server_metadata_and_health(server):
         assert {"binary_tensor_data", "classification"} <= set(metadata["extensions"])
     index = httpclient.InferenceServerClient(server.http).get_model_repository_index()
     assert sorted(m["name"] for m in index) == sorted(service_name(Predictor(p).manifest.model) for p in ZOO)
+
+
+def test_the_descriptor_set_is_compiled_from_the_protocols_proto(tmp_path):
+    from grpc_tools import protoc
+
+    folder = REPO / "toolkit" / "serve" / "proto"
+    compiled = tmp_path / "open_inference_grpc.desc"
+    arguments = ["protoc", f"-I{folder}", f"--descriptor_set_out={compiled}", str(folder / "open_inference_grpc.proto")]
+    assert protoc.main(arguments) == 0
+    assert compiled.read_bytes() == (folder / "open_inference_grpc.desc").read_bytes(), "run scripts/protos.sh"

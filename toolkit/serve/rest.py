@@ -31,84 +31,96 @@ def error(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
 
 
-def create_app(service, max_body: int) -> Starlette:
-    page = resources.files("toolkit.serve").joinpath("page.html").read_bytes()
+def answers_errors(handler):
+    """An endpoint whose errors become the protocol's error form; unexpected ones are logged, not shown."""
 
-    def answers_errors(handler):
-        async def wrapped(request):
-            try:
-                return await handler(request)
-            except ProtocolError as exc:
-                return error(str(exc), exc.status)
-            except InternalError as exc:
-                log.error("%s", exc, exc_info=exc.__cause__)
-                return error(str(exc), 500)
-            except Exception:
-                log.exception("unexpected error on %s %s", request.method, request.url.path)
-                return error("internal error (the server's log says more)", 500)
+    async def wrapped(request):
+        try:
+            return await handler(request)
+        except ProtocolError as exc:
+            return error(str(exc), exc.status)
+        except InternalError as exc:
+            log.error("%s", exc, exc_info=exc.__cause__)
+            return error(str(exc), 500)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return error("internal error (the server's log says more)", 500)
 
-        return wrapped
+    return wrapped
 
-    async def live(request):
+
+class Endpoints:
+    """One method per route, over the protocol-independent Service."""
+
+    def __init__(self, service, max_body: int):
+        self.service, self.max_body = service, max_body
+        self.page = resources.files("toolkit.serve").joinpath("page.html").read_bytes()
+
+    async def live(self, request):
         return json_response({"live": True})
 
-    async def ready(request):
-        return json_response({"ready": service.ready}, 200 if service.ready else 503)
+    async def ready(self, request):
+        return json_response({"ready": self.service.ready}, 200 if self.service.ready else 503)
 
-    async def server_metadata(request):
-        return json_response(service.server_metadata())
+    async def server_metadata(self, request):
+        return json_response(self.service.server_metadata())
 
-    async def model_metadata(request):
-        p = request.path_params
-        return json_response(service.model(p["name"], p.get("version")).metadata())
+    async def model_metadata(self, request):
+        return json_response(self._model(request).metadata())
 
-    async def model_ready(request):
-        p = request.path_params
-        model = service.model(p["name"], p.get("version"))
-        return json_response({"name": model.name, "ready": service.ready}, 200 if service.ready else 503)
+    async def model_ready(self, request):
+        ready = self.service.ready
+        return json_response({"name": self._model(request).name, "ready": ready}, 200 if ready else 503)
 
-    async def repository_index(request):
-        return json_response([{"name": name, "version": "1", "state": "READY"} for name in sorted(service.models)])
+    def _model(self, request):
+        return self.service.model(request.path_params["name"], request.path_params.get("version"))
 
-    async def infer(request):
-        p = request.path_params
+    async def repository_index(self, request):
+        """Triton's model repository index (the page lists the models with it)."""
+        return json_response([{"name": name, "version": "1", "state": "READY"} for name in sorted(self.service.models)])
+
+    async def infer(self, request):
         encoding = request.headers.get("content-encoding", "identity").lower()
         if encoding != "identity":
             raise ProtocolError(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")
-        body = await read_body(request, max_body)
+        body = await read_body(request, self.max_body)
         header = request.headers.get(HEADER_LENGTH)
-        model, parsed, outputs = await service.infer(
-            p["name"], p.get("version"), lambda: parse_rest(body, header), "rest"
-        )
+        name, version = request.path_params["name"], request.path_params.get("version")
+        model, parsed, outputs = await self.service.infer(name, version, lambda: parse_rest(body, header), "rest")
         content, json_length = rest_answer(model.name, parsed.id, outputs)
         if json_length is None:
             return Response(content, media_type="application/json")
         return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(json_length)})
 
-    async def metrics(request):
-        return Response(service.metrics.exposition(), media_type=service.metrics.content_type)
+    async def metrics(self, request):
+        return Response(self.service.metrics.exposition(), media_type=self.service.metrics.content_type)
 
-    async def index(request):
-        return Response(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    async def index(self, request):
+        return Response(self.page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
-    model_paths = ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
+
+def create_app(service, max_body: int):
+    """The ASGI app: the protocol's routes (with and without /versions/{version}), /metrics, the page."""
+    api = Endpoints(service, max_body)
     routes = [
-        Route("/", index),
-        Route("/v2/health/live", live),
-        Route("/v2/health/ready", ready),
-        Route("/v2", server_metadata),
-        Route("/v2/", server_metadata),
-        Route("/v2/repository/index", repository_index, methods=["POST"]),
-        Route("/metrics", metrics),
+        ("/", api.index, ["GET"]),
+        ("/v2/health/live", api.live, ["GET"]),
+        ("/v2/health/ready", api.ready, ["GET"]),
+        ("/v2", api.server_metadata, ["GET"]),
+        ("/v2/", api.server_metadata, ["GET"]),
+        ("/v2/repository/index", api.repository_index, ["POST"]),
+        ("/metrics", api.metrics, ["GET"]),
     ]
-    for path in model_paths:
+    for model_path in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         routes += [
-            Route(path, model_metadata),
-            Route(path + "/ready", model_ready),
-            Route(path + "/infer", infer, methods=["POST"]),
+            (model_path, api.model_metadata, ["GET"]),
+            (model_path + "/ready", api.model_ready, ["GET"]),
+            (model_path + "/infer", api.infer, ["POST"]),
         ]
-    routes = [Route(r.path, answers_errors(r.endpoint), methods=r.methods) for r in routes]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app = Starlette(
+        routes=[Route(path, answers_errors(endpoint), methods=methods) for path, endpoint, methods in routes],
+        exception_handlers={HTTPException: http_error},
+    )
     return TokenCheck(app, service)
 
 
