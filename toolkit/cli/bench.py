@@ -12,6 +12,10 @@ MODEL_HELP = (
     "Measure only this model (repeatable; default: fashion-mlp and fashion-cnn for training, "
     "every trained model for inference)."
 )
+SERVING_HELP = (
+    "Instead: tk serve against KServe, MLServer and a plain FastAPI server (scripts/serve_peers.sh), "
+    "fashion-mlp requests as JSON, binary and PNG at 1, 8 and 64 clients, with wrk."
+)
 BENCHMARKS_HELP = "Markdown file whose generated section for this kind of run is replaced (created if missing)."
 
 
@@ -38,8 +42,19 @@ def bench(
     benchmarks: Annotated[Path, typer.Option(help=BENCHMARKS_HELP)] = Path("BENCHMARKS.md"),
     no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Leave the Markdown file alone.")] = False,
     data_dir: DataDirOption = None,
+    serving: Annotated[bool, typer.Option("--serving", help=SERVING_HELP)] = False,
+    peers: Annotated[Path, typer.Option(help="Where scripts/serve_peers.sh made the peers' venvs.")] = Path(
+        "runs/peers"
+    ),
+    seconds: Annotated[int, typer.Option(min=1, help="--serving: how long wrk runs per cell.")] = 10,
 ):
     """Measure training, inference and cold start side by side; print tables, write JSON, update BENCHMARKS.md."""
+    if serving:
+        from toolkit.bench.serving import run_serving_bench
+
+        bundle = Path("exported/fashion-mlp")
+        run_serving_bench(bundle.resolve(), peers, seconds, None if no_benchmarks else benchmarks, log=typer.echo)
+        return
     from toolkit.bench.suite import run_bench
 
     run_bench(

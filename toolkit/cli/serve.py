@@ -11,6 +11,7 @@ from toolkit.errors import UsageError
 BUNDLES_HELP = "Bundle folders to serve, each by its manifest's model name (version 1)."
 REPOSITORY_HELP = "Also serve every bundle folder directly under DIR."
 TOKEN_HELP = "A file holding a secret: every route but the health probes then needs 'Authorization: Bearer <secret>'."
+THREADS_HELP = "ONNX Runtime threads per model (0: one per core). One leaves the other cores to reading requests."
 MAX_TOKEN_BYTES = 4096
 
 
@@ -33,13 +34,15 @@ def serve(
     ] = 64.0,
     token_file: Annotated[Optional[Path], typer.Option(help=TOKEN_HELP, show_default=False)] = None,
     device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
+    threads: Annotated[int, typer.Option(min=0, max=256, help=THREADS_HELP)] = 1,
     public_key: PublicKeyOption = None,
 ):
     """Serve bundles over the Open Inference Protocol (KServe v2): REST, gRPC, a page at /, /metrics."""
     from toolkit.serve.server import Options, bundle_dirs
     from toolkit.serve.server import serve as run_server
 
-    options = Options(host, port, grpc_port, max_batch, max_delay_ms, max_body_mb, read_token(token_file), device.value)
+    token = read_token(token_file)
+    options = Options(host, port, grpc_port, max_batch, max_delay_ms, max_body_mb, token, device.value, threads)
     if options.token is None and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"tk: warning: serving on {host} without --token-file: anyone who can reach it can use it", err=True)
     run_server(bundle_dirs(bundles or [], repository), options, public_key, log=lambda line: typer.echo(line, err=True))

@@ -4,8 +4,11 @@ One worker per model takes the requests waiting in arrival order, up to `max_bat
 as one batch in its own thread (ONNX Runtime releases the GIL, so the event loop keeps reading requests
 meanwhile; they form the next batch). With `max_delay` > 0 a batch that is not full waits up to that
 long after its first request for more, like Triton's max_queue_delay; with 0 (the default) a lone
-request runs at once, so batching never taxes a lone caller. Each request gets the rows at its own
-offsets of the output and nothing else.
+request runs at once, so batching never taxes a lone caller. A request that is the only one in flight
+and finds a fast model idle (batch 1 under INLINE_SECONDS at warm-up) runs on the event loop itself:
+handing it to the thread would cost more than the model does. Under load requests always queue, so
+that they can be merged. Each request gets the rows at its own offsets of the output and
+nothing else.
 """
 
 import asyncio
@@ -19,6 +22,7 @@ import numpy as np
 from toolkit.serve.tensors import Busy
 
 MAX_WAITING = 4096  # requests queued for one model before the server answers 503 (busy)
+INLINE_SECONDS = 0.001  # a model this fast answers a request that finds it idle on the event loop itself
 
 
 @dataclass
@@ -34,12 +38,18 @@ class Batcher:
         self.waiting = collections.deque()
         self.arrived = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"tk-{model.name}")
+        self.inline = model.batch1_seconds < INLINE_SECONDS and max_delay == 0
+        self.running = False
         self.worker = asyncio.get_running_loop().create_task(self._work())
 
-    async def infer(self, batch: np.ndarray) -> np.ndarray:
-        """The model's output rows for this request's batch."""
+    async def infer(self, batch: np.ndarray, alone: bool = False) -> np.ndarray:
+        """The model's output rows for this request's batch; `alone`: no other request is in flight."""
         if len(self.waiting) >= MAX_WAITING:
             raise Busy(f"{self.model.name}: {MAX_WAITING} requests already waiting; try again shortly")
+        if alone and self.inline and not self.running and not self.waiting:
+            self.metrics.queue_time(self.model.name, 0.0)
+            self.metrics.batch_size(self.model.name, len(batch))
+            return self.model.run(batch)
         item = Waiting(batch, asyncio.get_running_loop().create_future())
         self.waiting.append(item)
         self.arrived.set()
@@ -84,12 +94,15 @@ class Batcher:
         try:
             merged = self.model.merge([item.batch for item in items])
             self.metrics.batch_size(self.model.name, len(merged))
+            self.running = True
             output = await asyncio.get_running_loop().run_in_executor(self.executor, self.model.run, merged)
         except Exception as exc:  # the model failed on checked inputs: every caller of this batch hears it
             for item in items:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        finally:
+            self.running = False
         offset = 0
         for item in items:
             rows = len(item.batch)

@@ -90,9 +90,10 @@ class InferenceService:
         return self.messages["ModelMetadataResponse"](**self.service.model(request.name, request.version).metadata())
 
     async def ModelInfer(self, request):
-        model, parsed, outputs = await self.service.infer(
-            request.model_name, request.model_version, lambda: parse_grpc(request), "grpc"
-        )
+        with self.service.counted():
+            model, parsed, outputs = await self.service.infer(
+                request.model_name, request.model_version, lambda: parse_grpc(request), "grpc"
+            )
         response = self.messages["ModelInferResponse"](model_name=model.name, model_version="1", id=request.id)
         for output in outputs:
             response.outputs.add(name=output.name, datatype=output.datatype, shape=list(output.array.shape))

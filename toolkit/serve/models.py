@@ -7,6 +7,7 @@ BYTES: encoded image files for an image model, UTF-8 text for a text model, prep
 """
 
 import json
+import time
 
 import numpy as np
 
@@ -34,6 +35,7 @@ class ServedModel:
         self.output_shape = tuple(d if isinstance(d, int) else -1 for d in manifest.output.shape[1:])
         self.labels = list(manifest.labels)
         self.output_kind = manifest.output.kind
+        self.batch1_seconds = float("inf")  # measured by warm_up()
 
     def metadata(self) -> dict:
         """The protocol's model metadata; `properties` say what the page (and a curious client) needs."""
@@ -72,11 +74,10 @@ class ServedModel:
             )
         return tensor
 
-    def needs_decoding(self, tensor) -> bool:
-        return tensor.datatype == "BYTES"
-
     def prepare(self, tensor) -> np.ndarray:
-        """The checked input Tensor -> the model's batch."""
+        """The checked input Tensor -> the model's batch. Runs on the event loop: a 28x28 PNG takes about
+        0.3 ms, less than handing it to a thread costs, and a thread would hold the GIL for it anyway;
+        images are bounded (runtime.preprocess.MAX_SIDE) before the float work starts."""
         if tensor.datatype == "BYTES" and self.kind in BYTES_INPUT and len(tensor.shape) in (1, 2):
             if len(tensor.shape) == 2 and tensor.shape[1] != 1:
                 raise ProtocolError(f"input {tensor.name!r}: BYTES shape must be [N] or [N, 1]")
@@ -133,6 +134,17 @@ class ServedModel:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.predictor.run(batch)
+
+    def warm_up(self):
+        """A few batches of one sample of zeros: the first calls are slow; the median of the rest times it."""
+        width = [d if d > 0 else 1 for d in self.sample_shape]
+        zeros = np.zeros((1, *width), dtype=np.float32 if self.datatype == "FP32" else np.int64)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            self.run(zeros)
+            times.append(time.perf_counter() - started)
+        self.batch1_seconds = sorted(times)[2]
 
     def outputs(self, request, output: np.ndarray) -> list:
         """The model's output for one request -> its requested outputs (all of them if none was named)."""

@@ -5,10 +5,10 @@ token, every route but the health probes and the page (static, it holds no model
 `Authorization: Bearer <token>`.
 """
 
-import json
 import logging
 from importlib import resources
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -24,7 +24,7 @@ log = logging.getLogger("tk.serve")
 
 
 def json_response(body: dict, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status, media_type="application/json")
+    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 def error(message: str, status: int) -> Response:
@@ -80,6 +80,10 @@ class Endpoints:
         return json_response([{"name": name, "version": "1", "state": "READY"} for name in sorted(self.service.models)])
 
     async def infer(self, request):
+        with self.service.counted():
+            return await self._infer(request)
+
+    async def _infer(self, request):
         encoding = request.headers.get("content-encoding", "identity").lower()
         if encoding != "identity":
             raise ProtocolError(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")

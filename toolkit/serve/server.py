@@ -9,7 +9,6 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import uvicorn
 
 from toolkit.errors import UsageError
@@ -32,7 +31,7 @@ class Options:
     max_body_mb: float = 64.0
     token: str | None = None
     device: str = "auto"
-    threads: int = 0
+    threads: int = 1  # ONNX Runtime's threads per model: the other core reads requests while a batch runs
 
 
 def bundle_dirs(bundles, repository) -> list:
@@ -59,8 +58,7 @@ def load_models(dirs, options: Options, public_key=None, log=print) -> list:
             raise UsageError(
                 f"{folder}: a second bundle of model {model.name!r} (the first is {models[model.name][0]})"
             )
-        width = [d if d > 0 else 1 for d in model.sample_shape]
-        model.run(np.zeros((1, *width), dtype=np.float32 if model.datatype == "FP32" else np.int64))
+        model.warm_up()
         models[model.name] = (folder, model)
         log(f"tk serve: {model.name} <- {folder} ({model.predictor.provider})")
     return [model for _, model in models.values()]

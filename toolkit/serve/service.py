@@ -3,6 +3,7 @@ inference from a parsed request to its outputs. REST (rest.py) and gRPC (grpc_se
 """
 
 import asyncio
+import contextlib
 import hmac
 import time
 
@@ -27,6 +28,7 @@ class Service:
         self.metrics = Metrics(self.models)
         self.batchers = {}
         self.ready = False
+        self.in_flight = 0  # inference requests from their first byte to their answer (see counted)
 
     async def start(self):
         """Batchers on the running event loop; then the server is ready."""
@@ -57,6 +59,15 @@ class Service:
             raise NotFound(f"model {name!r} has no version {version!r} (only {VERSION!r})")
         return found
 
+    @contextlib.contextmanager
+    def counted(self):
+        """Around a whole inference request, body reading included, so that `in_flight` sees concurrency."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
     async def infer(self, name: str, version: str | None, parse, protocol: str) -> tuple:
         """(model, request, outputs) for the request `parse()` reads; its outcome counted in the metrics.
         ProtocolError for the client's mistakes, InternalError for the model's."""
@@ -65,12 +76,9 @@ class Service:
             model = self.model(name, version)
             request = parse()
             tensor = model.check(request, self.max_batch)
-            if model.needs_decoding(tensor):  # decoding images is CPU work: off the event loop
-                batch = await asyncio.get_running_loop().run_in_executor(None, model.prepare, tensor)
-            else:
-                batch = model.prepare(tensor)
+            batch = model.prepare(tensor)
             try:
-                output = await self.batchers[model.name].infer(batch)
+                output = await self.batchers[model.name].infer(batch, alone=self.in_flight == 1)
             except ProtocolError:
                 raise
             except ToolkitError as exc:
