@@ -25,25 +25,14 @@ ensure_dataset() {
     fi
 }
 
-ensure_chromium() {
-    command -v chromium >/dev/null 2>&1 && return 0
+ensure_debian_package() {  # COMMAND PACKAGE WHY: apt-get install PACKAGE unless COMMAND is on the PATH
+    command -v "$1" >/dev/null 2>&1 && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing the Debian package chromium (tk report's page is tested in it)" >&2
+        echo "setup: installing the Debian package $2 ($3)" >&2
         apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
     else
-        echo "setup: chromium not found; 'sudo apt-get install chromium' (test_report.py needs it)" >&2
-    fi
-}
-
-ensure_wrk() {
-    command -v wrk >/dev/null 2>&1 && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing the Debian package wrk (tk bench --serving's load generator)" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-    else
-        echo "setup: wrk not found; 'sudo apt-get install wrk' (tk bench --serving and its test need it)" >&2
+        echo "setup: $1 not found; 'sudo apt-get install $2' ($3)" >&2
     fi
 }
 
@@ -85,8 +74,8 @@ ensure_node_example() {
 }
 
 ensure_dataset
-ensure_chromium
-ensure_wrk
+ensure_debian_package chromium chromium "the tests open tk report's and tk serve's pages in it"
+ensure_debian_package wrk wrk "tk bench --serving's load generator, and its test"
 ensure_venv
 ensure_reviews
 ensure_node_example

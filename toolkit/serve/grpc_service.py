@@ -70,6 +70,9 @@ class InferenceService:
             except InternalError as exc:
                 log.error("%s", exc, exc_info=exc.__cause__)
                 await context.abort(grpc.StatusCode.INTERNAL, str(exc))
+            except Exception:  # a bug in tk: logged here, one line to the client
+                log.exception("unexpected error in %s", name)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error (the server's log says more)")
 
         return call
 
