@@ -11,29 +11,26 @@ PYTHON="${PYTHON:-python3}"
 DATASET_DIR=/usr/share/datasets/fashion-mnist
 DATASET_PACKAGE=dataset-fashion-mnist
 
+apt_install() {  # PACKAGE WHY: 1 when this is no root with apt-get; a failing apt-get stops the set-up
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+    echo "setup: installing the Debian package $1 ($2)" >&2
+    apt-get update -qq >/dev/null || exit 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null || exit 1
+}
+
 ensure_dataset() {
     [ -f "$DATASET_DIR/t10k-labels-idx1-ubyte.gz" ] && return 0
     [ -n "${TK_DATA_DIR:-}" ] && [ -f "$TK_DATA_DIR/t10k-labels-idx1-ubyte.gz" ] && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing the Debian package $DATASET_PACKAGE" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$DATASET_PACKAGE" >/dev/null
-    else
+    apt_install "$DATASET_PACKAGE" "Fashion-MNIST" || {
         echo "setup: Fashion-MNIST not found. Install it with 'sudo apt-get install $DATASET_PACKAGE'," >&2
         echo "setup: or put the four idx .gz files in a folder and set TK_DATA_DIR to it." >&2
         echo "setup: (without either, tk tries torchvision's downloader, which needs internet)" >&2
-    fi
+    }
 }
 
 ensure_debian_package() {  # COMMAND PACKAGE WHY: apt-get install PACKAGE unless COMMAND is on the PATH
     command -v "$1" >/dev/null 2>&1 && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing the Debian package $2 ($3)" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-    else
-        echo "setup: $1 not found; 'sudo apt-get install $2' ($3)" >&2
-    fi
+    apt_install "$2" "$3" || echo "setup: $1 not found; 'sudo apt-get install $2' ($3)" >&2
 }
 
 ensure_venv() {

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,15 +9,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from toolkit.bench.serving_peers import free_port
+
 from conftest import REPO
 
 ZOO = sorted(p for p in (REPO / "exported").iterdir() if (p / "manifest.json").is_file())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -44,7 +44,6 @@ def answer_class(body: bytes) -> int:
             answer = json.loads(body)
         except ValueError:  # binary outputs follow the JSON header
             header_end = json.JSONDecoder().raw_decode(body.decode("latin-1"))[1]
-            answer = json.loads(body[:header_end])
             return int(np.argmax(np.frombuffer(body[header_end:], dtype="<f4")))
         return int(np.argmax(answer["outputs"][0]["data"]))
     raise ValueError(f"not an answer: {body[:80]!r}")

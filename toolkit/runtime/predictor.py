@@ -132,12 +132,16 @@ class Predictor:
 
     def predict_text(self, snippet: str, top_k: int = 1) -> Prediction:
         """One snippet's Prediction; InputError if it has no words."""
-        return self.predict(self._encode(snippet, "the text").ids, top_k)[0]
+        return self.predict(self.encode_text(snippet, "the text").ids, top_k)[0]
 
-    def _encode(self, snippet: str, source: str):
+    def encode_text(self, snippet: str, source: str):
+        """The snippet's token ids and counts; InputError naming `source` if it has no words or is too long."""
         if self.tokenizer is None:
             raise UsageError(f"{self.bundle_dir}: this model takes {self.kind} input, not text")
-        encoded = self.tokenizer.encode(snippet)
+        try:
+            encoded = self.tokenizer.encode(snippet)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
         if not encoded.words:
             raise InputError(f"{source}: no words in it (a word is a run of letters or numbers)")
         return encoded
@@ -151,7 +155,7 @@ class Predictor:
                 try:
                     if error is not None:
                         raise InputError(error)
-                    encoded = self._encode(snippet, source)
+                    encoded = self.encode_text(snippet, source)
                     results.append({"source": source, "text": snippet, "words": encoded.words})
                     results[-1].update(unknown=encoded.unknown, cut=encoded.cut)
                     inputs.append(encoded.ids)

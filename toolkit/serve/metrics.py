@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-OUTCOMES = {200: "success", 400: "bad_request", 401: "unauthorized", 404: "not_found", 413: "too_large", 503: "busy"}
+OUTCOMES = {200: "success", 400: "bad_request", 404: "not_found", 413: "too_large", 503: "busy"}
 
 
 class Metrics:

@@ -112,14 +112,11 @@ class ServedModel:
         for index, item in enumerate(tensor.array.reshape(-1)):
             where = f"input {tensor.name!r} element {index}"
             try:
-                encoded = self.predictor.tokenizer.encode(item.decode("utf-8"))
+                ids.append(self.predictor.encode_text(item.decode("utf-8"), where).ids)
             except UnicodeDecodeError as exc:
                 raise ProtocolError(f"{where}: not UTF-8 (byte {exc.start})") from None
             except InputError as exc:
-                raise ProtocolError(f"{where}: {exc}") from None
-            if not encoded.words:
-                raise ProtocolError(f"{where}: no words in it (a word is a run of letters or numbers)")
-            ids.append(encoded.ids)
+                raise ProtocolError(str(exc)) from None
         return self.predictor.tokenizer.batch(ids)
 
     def merge(self, batches: list) -> np.ndarray:

@@ -9,7 +9,6 @@ An output is sent as binary when its `parameters.binary_data` is true, or by def
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import orjson
 
 from toolkit.serve import tensors
@@ -173,8 +172,7 @@ def parse_grpc(message) -> InferRequest:
         if raw:
             inputs.append(tensors.from_raw(item.name, item.datatype, shape, raw[index]))
         elif item.datatype == "BYTES":
-            elements = tensors.to_raw(np.array([*item.contents.bytes_contents, b""], dtype=object)[:-1], "BYTES")
-            inputs.append(tensors.from_raw(item.name, item.datatype, shape, elements))
+            inputs.append(tensors.from_elements(item.name, shape, list(item.contents.bytes_contents)))
         else:
             inputs.append(tensors.from_json(item.name, item.datatype, shape, _contents(item)))
     outputs = [RequestedOutput(item.name, True, _grpc_class_count(item)) for item in message.outputs]

@@ -75,8 +75,7 @@ def from_json(name: str, datatype: str, shape, data) -> Tensor:
     if not isinstance(data, list):
         raise ProtocolError(f"input {name!r}: data must be a list")
     if datatype == "BYTES":
-        items = flatten_strings(name, data, count)
-        return Tensor(name, datatype, tuple(shape), np.array(items + [b""], dtype=object)[:-1])
+        return Tensor(name, datatype, tuple(shape), np.array(flatten_strings(name, data, count), dtype=object))
     try:
         array = np.array(data)
     except (ValueError, OverflowError):
@@ -125,7 +124,7 @@ def from_raw(name: str, datatype: str, shape, raw: bytes) -> Tensor:
     """Raw bytes (the binary extension, gRPC's raw_input_contents) -> a Tensor."""
     count = element_count(name, datatype, shape)
     if datatype == "BYTES":
-        return Tensor(name, datatype, tuple(shape), split_bytes(name, raw, count))
+        return from_elements(name, shape, split_bytes(name, raw, count))
     dtype = NUMERIC[datatype]
     needed = count * dtype.itemsize
     if len(raw) != needed:
@@ -138,8 +137,16 @@ def from_raw(name: str, datatype: str, shape, raw: bytes) -> Tensor:
     return Tensor(name, datatype, tuple(shape), array)
 
 
-def split_bytes(name: str, raw: bytes, count: int) -> np.ndarray:
-    """BYTES elements, each a 4-byte little-endian length then its bytes, exactly `count` of them."""
+def from_elements(name: str, shape, items: list) -> Tensor:
+    """BYTES elements (gRPC's bytes_contents, split raw data) -> a Tensor, if they are as many as the shape says."""
+    count = element_count(name, "BYTES", shape)
+    if len(items) != count:
+        raise ProtocolError(f"input {name!r}: {len(items)} BYTES elements, the shape needs {count}")
+    return Tensor(name, "BYTES", tuple(shape), np.array(items, dtype=object))
+
+
+def split_bytes(name: str, raw: bytes, count: int) -> list:
+    """BYTES elements, each a 4-byte little-endian length then its bytes; no more than `count` of them."""
     items, offset = [], 0
     view = memoryview(raw)
     while offset < len(raw):
@@ -150,9 +157,7 @@ def split_bytes(name: str, raw: bytes, count: int) -> np.ndarray:
             raise ProtocolError(f"input {name!r}: a BYTES element's length runs past the data")
         items.append(bytes(view[offset + 4 : offset + 4 + length]))
         offset += 4 + length
-    if len(items) != count:
-        raise ProtocolError(f"input {name!r}: {len(items)} BYTES elements, the shape needs {count}")
-    return np.array(items + [b""], dtype=object)[:-1]  # the extra element keeps numpy from making a 2-d array
+    return items
 
 
 def to_raw(array: np.ndarray, datatype: str) -> bytes:
