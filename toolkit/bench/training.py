@@ -107,7 +107,7 @@ def against_floor(history: list, seconds_to_target) -> dict:
         return {"floor_epoch_seconds": None, "x_floor": None, "floor_epochs_to_target": None}
     floor = statistics.median(e["floor_seconds"] for e in history)
     return {
-        "floor_epoch_seconds": round(floor, 3),
+        "floor_epoch_seconds": round(floor, 6),  # a quick run's floor is ~0.04 s: 3 decimals would be 1% off
         "x_floor": round(statistics.median(e["seconds"] / e["floor_seconds"] for e in history), 3),
         "floor_epochs_to_target": None if seconds_to_target is None else round(seconds_to_target / floor, 2),
     }
