@@ -8,6 +8,12 @@ from toolkit.errors import BundleError, UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 
+# ONNX Runtime's process-wide logger, before its environment exists: errors only, as for each session.
+# Its telemetry off: a served model sends nothing anywhere (and on a read-only file system ORT would
+# warn at every start that it cannot store a device ID under ~/.cache).
+ort.set_default_logger_severity(3)
+ort.disable_telemetry_events()
+
 
 def cuda_present() -> bool:
     """An NVIDIA GPU and the CUDA provider; cheaper and quieter than letting ORT try and fail."""
