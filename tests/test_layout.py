@@ -12,8 +12,8 @@ from conftest import REPO
 PACKAGE = REPO / "toolkit"
 # The stages in the order data flows; a stage may import itself and the stages before it. runtime/ is
 # the torch-free leaf that every stage may use; the top-level modules (errors, atomic, progress) too.
-# serve/ stands on the runtime alone (torch-free as well), so it comes right after it.
-STAGES = ["runtime", "serve", "data", "models", "train", "export", "verify", "bench", "report", "cli"]
+# serve/ stands on the runtime alone (torch-free as well), so it comes right after it; deploy/ wraps serve/.
+STAGES = ["runtime", "serve", "deploy", "data", "models", "train", "export", "verify", "bench", "report", "cli"]
 SHARED = {"errors", "atomic", "progress", "runtime"}
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 250, 50
 

@@ -13,9 +13,9 @@ from toolkit.runtime import Predictor, bundle
 
 from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
 
-RUNTIME_MODULES = sorted(  # the runtime and the server over it
+RUNTIME_MODULES = sorted(  # the runtime, the server over it, and tk image, which ships them
     f"toolkit.{stage}" + ("" if path.stem == "__init__" else f".{path.stem}")
-    for stage in ("runtime", "serve")
+    for stage in ("runtime", "serve", "deploy")
     for path in (REPO / "toolkit" / stage).glob("*.py")
 )
 

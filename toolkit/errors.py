@@ -57,3 +57,7 @@ class PartialExportError(ToolkitError):
     """Some formats could not be exported; the others were written. Exit 3 tells a script so."""
 
     exit_code = 3
+
+
+class ImageError(ToolkitError):
+    """An image that cannot be built or saved: the engine, mmdebstrap or pip failed, or a bundle was refused."""

@@ -5,6 +5,7 @@
 - export.py: tk export, tk verify
 - infer.py:  tk infer
 - serve.py:  tk serve
+- image.py:  tk image
 - bench.py:  tk bench
 - report.py: tk report
 - models.py: tk models
@@ -13,7 +14,7 @@
 Library modules are imported inside the commands, so `tk infer` never pays for importing torch.
 """
 
-from toolkit.cli import bench, export, infer, keygen, models, report, serve, train
+from toolkit.cli import bench, export, image, infer, keygen, models, report, serve, train
 from toolkit.cli.app import app, main, register
 
 for command in (
@@ -22,6 +23,7 @@ for command in (
     export.verify,
     infer.infer,
     serve.serve,
+    image.image,
     bench.bench,
     report.report,
     models.models,

@@ -16,6 +16,10 @@ SERVING_HELP = (
     "Instead: tk serve against KServe, MLServer and a plain FastAPI server (scripts/serve_peers.sh), "
     "fashion-mlp requests as JSON, binary and PNG at 1, 8 and 64 clients, with wrk."
 )
+IMAGE_HELP = (
+    "Instead: tk image's fashion-mlp image (built with podman) against tk serve run directly: sizes, start to "
+    "ready, memory and batch-1 latency with wrk."
+)
 BENCHMARKS_HELP = "Markdown file whose generated section for this kind of run is replaced (created if missing)."
 
 
@@ -43,17 +47,15 @@ def bench(
     no_benchmarks: Annotated[bool, typer.Option("--no-benchmarks", help="Leave the Markdown file alone.")] = False,
     data_dir: DataDirOption = None,
     serving: Annotated[bool, typer.Option("--serving", help=SERVING_HELP)] = False,
+    image: Annotated[bool, typer.Option("--image", help=IMAGE_HELP)] = False,
     peers: Annotated[Path, typer.Option(help="Where scripts/serve_peers.sh made the peers' venvs.")] = Path(
         "runs/peers"
     ),
-    seconds: Annotated[int, typer.Option(min=1, help="--serving: how long wrk runs per cell.")] = 10,
+    seconds: Annotated[int, typer.Option(min=1, help="--serving, --image: how long wrk runs per cell.")] = 10,
 ):
     """Measure training, inference and cold start side by side; print tables, write JSON, update BENCHMARKS.md."""
-    if serving:
-        from toolkit.bench.serving import run_serving_bench
-
-        bundle = Path("exported/fashion-mlp")
-        run_serving_bench(bundle.resolve(), peers, seconds, None if no_benchmarks else benchmarks, log=typer.echo)
+    if image or serving:
+        side_by_side(image, peers, seconds, None if no_benchmarks else benchmarks)
         return
     from toolkit.bench.suite import run_bench
 
@@ -68,3 +70,16 @@ def bench(
         data_dir=data_dir,
         log=typer.echo,
     )
+
+
+def side_by_side(image: bool, peers: Path, seconds: int, benchmarks: Path | None):
+    """--image or --serving: exported/fashion-mlp served by tk and by what it is compared with."""
+    bundle = Path("exported/fashion-mlp").resolve()
+    if image:
+        from toolkit.bench.image import run_image_bench
+
+        run_image_bench(bundle, seconds, benchmarks, log=typer.echo)
+    else:
+        from toolkit.bench.serving import run_serving_bench
+
+        run_serving_bench(bundle, peers, seconds, benchmarks, log=typer.echo)
