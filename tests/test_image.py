@@ -411,6 +411,19 @@ def test_a_tampered_bundle_is_refused_before_anything_is_built(tmp_path):
     assert podman("image", "exists", "localhost/tk-never-built:1", check=False).returncode != 0
 
 
+def test_a_model_name_that_is_no_folder_name_is_refused(tmp_path):
+    copy = tmp_path / "odd"
+    shutil.copytree(REPO / "exported" / "fashion-mlp", copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["model"] = ".."
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = tk("image", copy)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"tk: error: {copy}: model name '..' cannot be a folder of the image (letters, digits, . _ -)"
+    ]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -418,6 +431,7 @@ def test_a_tampered_bundle_is_refused_before_anything_is_built(tmp_path):
         (["exported/fashion-mlp", "--out", "image.zip"], "--out image.zip: the archive's name must end in .tar"),
         (["exported/fashion-mlp", "--token-file", "token"], "--token-file token: must be an absolute path"),
         (["exported/fashion-mlp", "--token-file", "/models/token"], "mount the secret outside /models"),
+        (["exported/fashion-mlp", "--token-file", "/run/se crets/token"], "must be an absolute path"),
         (["exported/fashion-mlp", "--engine", "rkt"], "Invalid value for '--engine'"),
         (["exported/no-such-bundle"], "exported/no-such-bundle: no such bundle folder"),
         (["exported/fashion-mlp", "exported/fashion-mlp"], "a second bundle of model 'fashion-mlp'"),

@@ -8,6 +8,7 @@ will (hashes, signature, ONNX Runtime session, inputs and outputs): a tampered b
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ PUBLIC_KEY = "/etc/tk/signing.pub"
 LIB = "/opt/tk/lib"  # the runtime's packages and tk's code
 REST_PORT, GRPC_PORT = 8080, 8081  # KServe's ports for a custom container
 HEALTH = "/v2/health/ready"
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a model's folder under /models
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ def copy_bundle(source: Path, models: Path, public_key=None) -> str:
 
     manifest = bundle.read_manifest(source)
     name = bundle.service_name(manifest.model)
+    if not FOLDER_NAME.fullmatch(name):  # a bundle from elsewhere may name its model anything
+        raise ImageError(
+            f"{source}: model name {manifest.model!r} cannot be a folder of the image (letters, digits, . _ -)"
+        )
     target = models / name
     if target.exists():
         raise ImageError(f"{source}: a second bundle of model {manifest.model!r}; an image serves each model once")

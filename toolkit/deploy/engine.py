@@ -53,6 +53,12 @@ class Engine:
             return [policy, "--format", "docker", "--timestamp", str(timestamp), "--layers=false"]
         return ["--no-cache", "--build-arg", f"SOURCE_DATE_EPOCH={timestamp}"]  # docker pulls a missing base itself
 
+    def save_args(self, tag: str, path) -> list:
+        """`save` as each engine spells it: a docker-archive, which both engines load."""
+        if self.name == "podman":
+            return ["save", "--format", "docker-archive", "-o", str(path), tag]
+        return ["save", "-o", str(path), tag]
+
 
 def run_tool(command: list, what: str, timeout: float = 1800, stdin=None, env=None) -> str:
     """Run one external command; its stdout, or ImageError naming `what` and the command's last error line."""

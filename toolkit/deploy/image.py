@@ -61,7 +61,8 @@ def build_image(
         context.write_context(folder, names, recipe)
         log(f"tk image: building {tag} ({', '.join(names)}) with {engine.name}")
         args = engine.build_args(base.EPOCH, pull=base_image is not None)
-        engine.run("build", *args, "-t", tag, str(folder), what=f"building {tag}", timeout=3600)
+        containerfile = str(folder / "Containerfile")  # docker looks for a Dockerfile unless told
+        engine.run("build", *args, "-f", containerfile, "-t", tag, str(folder), what=f"building {tag}", timeout=3600)
     identity.drop_build_container(engine, tag)
     built = Built(tag, engine.image_id(tag), engine.image_size(tag), names, None, deploy_dir(out))
     if out is not None:
@@ -98,7 +99,7 @@ def save(engine: Engine, tag: str, out: Path) -> Path:
     """The image as an archive `podman load` and `docker load` take: docker-archive, gzipped for .tar.gz
     (with no time stamp in the gzip header, so the same image gives the same bytes)."""
     with atomic_path(out) as partial:
-        engine.run("save", "--format", "docker-archive", "-o", str(partial), tag, what=f"saving {tag}")
+        engine.run(*engine.save_args(tag, partial), what=f"saving {tag}")
         if out.name.endswith(".gz"):
             packed = partial.with_name(partial.name + ".gz")
             try:

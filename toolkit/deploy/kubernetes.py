@@ -43,7 +43,7 @@ def kubernetes_name(image: str) -> str:
 def check_token_path(path: str) -> str:
     """The token's path inside the container: absolute, in a folder of its own (a Secret volume covers it)."""
     pure = PurePosixPath(path)
-    if not pure.is_absolute() or ".." in pure.parts or len(pure.parts) < 3:
+    if not re.fullmatch(r"[\w./-]+", path) or not pure.is_absolute() or ".." in pure.parts or len(pure.parts) < 3:
         raise UsageError(f"--token-file {path}: must be an absolute path in the container, e.g. /run/secrets/tk/token")
     if pure.parts[1] in ("models", "opt", "usr", "etc", "proc", "sys", "dev"):
         raise UsageError(f"--token-file {path}: mount the secret outside /{pure.parts[1]}, e.g. /run/secrets/tk/token")

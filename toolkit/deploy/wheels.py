@@ -56,8 +56,12 @@ class Platform:
 
 def pinned_requirements() -> list:
     """The slim install's requirements (no extras), each at the version installed here."""
+    try:
+        requirements = metadata.requires("toolkit") or []
+    except metadata.PackageNotFoundError:
+        raise ImageError("tk is not installed as a package here: 'pip install .' (or -e .) first") from None
     wanted = []
-    for requirement in metadata.requires("toolkit") or []:
+    for requirement in requirements:
         if ";" in requirement:  # an extra's: train, test
             continue
         name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
