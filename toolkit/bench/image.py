@@ -6,7 +6,6 @@ the load, and batch-1 REST latency with wrk at one client for each payload, the 
 port published on 127.0.0.1) and the plain process taking turns.
 """
 
-import gzip
 import json
 import statistics
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from toolkit.bench import serving, serving_peers
 from toolkit.bench.machine import describe_machine, one_line
 from toolkit.bench.report import update_benchmarks
-from toolkit.deploy.image import build_image
+from toolkit.deploy.image import build_image, gzip_into
 from toolkit.runtime import Predictor
 
 LOCKED_DOWN = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--memory", "256m"]
@@ -97,9 +96,7 @@ def gzip_size(path: Path) -> int:
             self.size += len(data)
 
     counter = Counter()
-    with open(path, "rb") as source, gzip.GzipFile(fileobj=counter, mode="wb", compresslevel=6, mtime=0) as target:
-        while block := source.read(1 << 20):
-            target.write(block)
+    gzip_into(path, counter)
     return counter.size
 
 

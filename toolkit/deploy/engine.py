@@ -26,9 +26,9 @@ class Engine:
             raise ImageError(f"--engine {name}: '{name}' is not installed (Debian: apt-get install {name})")
         return cls(name)
 
-    def run(self, *args, what: str, timeout: float = 1800, stdin=None) -> str:
+    def run(self, *args, what: str, timeout: float = 1800) -> str:
         """`<engine> ARGS`; its stdout, or ImageError("<what>: <engine's last error line>")."""
-        return run_tool([self.name, *args], what=what, timeout=timeout, stdin=stdin)
+        return run_tool([self.name, *args], what=what, timeout=timeout)
 
     def has_image(self, reference: str) -> bool:
         found = subprocess.run(
@@ -60,11 +60,11 @@ class Engine:
         return ["save", "-o", str(path), tag]
 
 
-def run_tool(command: list, what: str, timeout: float = 1800, stdin=None, env=None) -> str:
+def run_tool(command: list, what: str, timeout: float = 1800, env=None) -> str:
     """Run one external command; its stdout, or ImageError naming `what` and the command's last error line."""
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, stdin=stdin or subprocess.DEVNULL, env=env
+            command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env
         )
     except FileNotFoundError:
         raise ImageError(f"{what}: '{command[0]}' is not installed") from None

@@ -103,11 +103,19 @@ def save(engine: Engine, tag: str, out: Path) -> Path:
         if out.name.endswith(".gz"):
             packed = partial.with_name(partial.name + ".gz")
             try:
-                with open(partial, "rb") as source, open(packed, "wb") as raw:
-                    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0, filename="") as target:
-                        shutil.copyfileobj(source, target, 1 << 20)
+                with open(packed, "wb") as target:
+                    gzip_into(partial, target)
                 os.replace(packed, partial)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(packed)
     return out
+
+
+def gzip_into(source: Path, target) -> None:
+    """`source` gzipped (level 6) into the file object `target`, with no name or time in the header."""
+    with (
+        open(source, "rb") as data,
+        gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0, filename="") as packed,
+    ):
+        shutil.copyfileobj(data, packed, 1 << 20)
