@@ -29,6 +29,8 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
         "onnx-fp16",
         "onnx-int8",
         "onnx-e2e",
+        "executorch",
+        "openvino",
     }
     report = verify("fashion-mlp", bundle_dir=full_bundle_master, log=quiet)  # torch.compile included
     rows = {(r["artifact"], r["runtime"]): r for r in report["rows"]}
@@ -40,6 +42,8 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
         ("model.pt2", "exported-program"),
         ("model.aoti.pt2", "aoti-cpu"),
         ("model.onnx", "onnxruntime-cpu"),
+        ("model.pte", "executorch"),
+        ("model.xml", "openvino-cpu"),
     ]:
         assert rows[key]["passed"] and rows[key]["rule"] == "exact", key
     for name in ("model.fp16.onnx", "model.int8.onnx"):

@@ -8,7 +8,8 @@ verify loads it (verify.loaders), and each runtime answers seeded random inputs:
   - throughput at batch 512 and 4096: samples a second from the median call.
 torch.compile compiles once per batch size before timing; that compile time is reported on its own.
 ONNX Runtime CPU runs as tk's runtime does (spinning off), with 1 thread for batch 1 and every core
-for the large batches. ONNX Runtime CUDA binds device-resident inputs and outputs (IOBinding).
+for the large batches. ONNX Runtime CUDA binds device-resident inputs and outputs (IOBinding). The device
+formats run in their own runtimes on the CPU: ExecuTorch's (XNNPACK) and OpenVINO's CPU plugin (fp32).
 """
 
 import statistics
@@ -21,13 +22,14 @@ import numpy as np
 import torch
 
 from toolkit.export import export
+from toolkit.export.device_formats import EXECUTORCH_MAX_BATCH
 from toolkit.export.formats import applicable_formats
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import find_weights, load_model
 from toolkit.models import get_spec
 from toolkit.runtime import bundle
 from toolkit.runtime.session import cuda_present, make_session
-from toolkit.verify.loaders import TORCH_LOADERS, load_torch_artifact
+from toolkit.verify.loaders import DEVICE_RUNTIMES, TORCH_LOADERS, device_backend, load_torch_artifact
 
 LARGE_BATCHES = (512, 4096)
 
@@ -129,6 +131,23 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
     return Runner("onnxruntime-cuda (IOBinding)", artifact, "cuda", make_call, notes=modes)
 
 
+def device_runner(bundle_dir: Path, manifest, fmt: str, sample_shape) -> Runner:
+    """A device format in its runtime on the CPU, loaded as verify loads it. ExecuTorch's program takes at most
+    EXECUTORCH_MAX_BATCH rows: a larger batch goes in calls of that many, as an app would send it."""
+    backend = device_backend(bundle_dir, manifest, fmt)
+    most = EXECUTORCH_MAX_BATCH if fmt == "executorch" else None
+    notes = {}
+
+    def make_call(batch):
+        x = np.random.default_rng(batch).random((batch, *sample_shape), dtype=np.float32)
+        if most is None or batch <= most:
+            return lambda: backend.run(x)
+        notes[batch] = f"in {batch // most} calls of {most} (the program's batch bound)"
+        return lambda: [backend.run(x[i : i + most]) for i in range(0, batch, most)]
+
+    return Runner(backend.runtime, backend.artifact, "cpu", make_call, notes=notes)
+
+
 def runners_for(bundle_dir: Path, manifest, net, device: str) -> tuple:
     """(runners, not_run rows) for every format in the bundle, loaded as verify loads them."""
     shape = manifest.input.sample_shape
@@ -156,6 +175,7 @@ def runners_for(bundle_dir: Path, manifest, net, device: str) -> tuple:
                 not_run.append(
                     {"runtime": "onnxruntime-cuda (IOBinding)", "artifact": path.name, "reason": "no CUDA GPU"}
                 )
+    runners += [device_runner(bundle_dir, manifest, fmt, shape) for fmt in DEVICE_RUNTIMES if fmt in formats]
     return runners, not_run
 
 

@@ -12,7 +12,7 @@ import logging
 import re
 
 from toolkit.errors import ExportLintError, UsageError
-from toolkit.export import e2e, lint, onnx_formats, torch_formats
+from toolkit.export import device_formats, e2e, lint, onnx_formats, torch_formats
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.models import dynamic_dims, example_input, image_input
 from toolkit.runtime.bundle import FORMAT_FILES
@@ -22,7 +22,13 @@ from toolkit.runtime.text import VOCAB_FILE
 FORMATS = tuple(FORMAT_FILES)
 DEFAULT_ONNX_OPSET = 20  # torch.onnx's, when no --opset or --min-ort asks for another
 WEIGHT_FORMATS = ("state-dict", "safetensors")
-DERIVED_FROM = {"aoti": "exported-program", "onnx-fp16": "onnx", "onnx-int8": "onnx", "onnx-e2e": "onnx"}
+DERIVED_FROM = {
+    "aoti": "exported-program",
+    "onnx-fp16": "onnx",
+    "onnx-int8": "onnx",
+    "onnx-e2e": "onnx",
+    "openvino": "onnx",
+}
 REDUCED_PRECISION_DATASETS = ("fashion-mnist", "rotten-tomatoes")  # a classification test split to judge them on
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # torch colours its error messages
 
@@ -45,7 +51,7 @@ class OnnxOptions:
 def applicable_formats(spec) -> list:
     """The formats that make sense for a model: reduced precision needs a classification test split to
     be judged on, and int8 calibration needs training inputs."""
-    found = list(FORMATS)
+    found = [f for f in FORMATS if f not in device_formats.CONVERTERS or device_formats.available(f)]
     if spec.dataset not in REDUCED_PRECISION_DATASETS:
         found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
     if spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean:
@@ -62,6 +68,9 @@ def resolve_formats(spec, formats) -> list:
             chosen += applicable_formats(spec)
         elif fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}, all or triton")
+        elif fmt in device_formats.CONVERTERS and not device_formats.available(fmt):
+            package = device_formats.CONVERTERS[fmt]
+            raise UsageError(f"--format {fmt} needs the {package} package: pip install '.[edge]'")
         elif fmt not in applicable_formats(spec):
             raise UsageError(
                 f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST-style image classifier)"
@@ -103,6 +112,8 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
             onnx_model()[1], onnx_formats.ONNX_INPUT, _calibration(spec, options)
         ),
         "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
+        "executorch": lambda: device_formats.executorch_bytes(module, lambda batch: example_input(spec, batch)),
+        "openvino": lambda: device_formats.openvino_files(onnx_model()[1]),
     }
     built = _build_each(formats, builders, options, progress, failed)
     if "onnx" in cache and "model.onnx" not in built:
@@ -130,7 +141,10 @@ def _build_each(formats, builders: dict, options: OnnxOptions, progress, failed)
             continue
         try:
             with quiet_torch_logs(), _no_warnings_logged():  # a failing export logs its graph as a warning
-                built[FORMAT_FILES[fmt]] = (builders[fmt](), fmt)
+                made = builders[fmt]()
+            # one file, or {file: bytes} for a format of several (its companions are listed, not formats)
+            for name, data in (made if isinstance(made, dict) else {FORMAT_FILES[fmt]: made}).items():
+                built[name] = (data, fmt if name == FORMAT_FILES[fmt] else None)
         except ExportLintError:
             raise  # a graph that would compute something else than eager: refused, never half-exported
         except Exception as exc:

@@ -16,10 +16,11 @@ from toolkit.atomic import folder_lock, remove_stale_staging, replaced_folder
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.export import manifest as manifest_builder
 from toolkit.runtime import bundle, signing, trust
-from toolkit.runtime.schema import Manifest, verification_summary
+from toolkit.runtime.schema import Manifest, companion_files, verification_summary
 from toolkit.runtime.text import VOCAB_FILE
 
-BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), bundle.MANIFEST, bundle.VERIFICATION, signing.SIGNATURE, VOCAB_FILE}
+BUNDLE_FILES = {*bundle.FORMAT_FILES.values(), *companion_files(), bundle.MANIFEST, bundle.VERIFICATION}
+BUNDLE_FILES |= {signing.SIGNATURE, VOCAB_FILE}
 
 
 def previous_manifest(out_dir: Path) -> Manifest | None:
@@ -91,13 +92,21 @@ def _still_valid_artifacts(out_dir: Path, previous, files: dict, format_files: d
         return []  # other weights: nothing made from the old ones may linger beside the new
     carried = []
     for fmt, name in previous.formats.items():
-        path = out_dir / name
-        if fmt in format_files or fmt in failed or path.is_symlink() or not path.is_file():
+        if fmt in format_files or fmt in failed:
             continue
-        if bundle.sha256_file(path) == previous.files[name]["sha256"]:
-            files[name], format_files[fmt] = previous.files[name], name
-            carried.append(name)
+        names = [name, *bundle.FORMAT_COMPANIONS.get(fmt, ())]  # a format's files go together or not at all
+        if all(_intact(out_dir / n, previous.files.get(n)) for n in names):
+            for n in names:
+                files[n] = previous.files[n]
+            format_files[fmt] = name
+            carried += names
     return carried
+
+
+def _intact(path: Path, entry) -> bool:
+    return (
+        entry is not None and not path.is_symlink() and path.is_file() and bundle.sha256_file(path) == entry["sha256"]
+    )
 
 
 def _still_valid_verification(out_dir: Path, files: dict):

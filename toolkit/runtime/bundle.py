@@ -13,6 +13,7 @@ from toolkit.atomic import write_text
 from toolkit.errors import BundleError, UsageError
 
 # The schema names the files a bundle may hold; re-exported here, where the bundle's layout is.
+from toolkit.runtime.schema import FORMAT_COMPANIONS as FORMAT_COMPANIONS
 from toolkit.runtime.schema import FORMAT_FILES as FORMAT_FILES
 from toolkit.runtime.schema import VERIFICATION as VERIFICATION
 from toolkit.runtime.schema import Manifest

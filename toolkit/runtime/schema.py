@@ -27,7 +27,15 @@ FORMAT_FILES = {
     "onnx-fp16": "model.fp16.onnx",
     "onnx-int8": "model.int8.onnx",
     "onnx-e2e": "model.e2e.onnx",
+    "executorch": "model.pte",
+    "openvino": "model.xml",
 }
+# The other files of a format whose artifact is more than one file: OpenVINO's weights beside its graph.
+FORMAT_COMPANIONS = {"openvino": ("model.bin",)}
+
+
+def companion_files() -> list:
+    return [name for names in FORMAT_COMPANIONS.values() for name in names]
 
 
 TASKS = ("classification", "binary-classification", "regression")
@@ -205,7 +213,7 @@ class Manifest:
         tolerance.number("atol", 0.0)
         preprocessing = top.child("preprocessing", optional=True)
         tokenizer = top.child("tokenizer", optional=True)
-        files = validation.read_files(top, {*FORMAT_FILES.values(), VOCAB_FILE})
+        files = validation.read_files(top, {*FORMAT_FILES.values(), *companion_files(), VOCAB_FILE})
         failed = validation.read_failures(top, FORMAT_FILES)
         manifest = cls(
             model=top.get("model", str),

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from toolkit.errors import BundleError
+from toolkit.export import device_formats
 from toolkit.export.formats import WEIGHT_FORMATS
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import load_model
@@ -31,6 +32,10 @@ TORCH_LOADERS = {
     # AOTInductor packages are compiled for the CPU at export time
     "aoti": ("aoti-cpu", lambda path, device: torch._inductor.aoti_load_package(str(path))),
 }
+
+
+DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu"}
+MAX_WEIGHTS_BYTES = 16 * 2**30
 
 
 @dataclass
@@ -127,10 +132,29 @@ def artifact_backends(bundle_dir: Path, manifest: Manifest, eager: Backend, skip
     return found  # model.e2e.onnx has a row of its own rule: verify.e2e
 
 
+def device_backend(bundle_dir: Path, manifest: Manifest, fmt: str):
+    """A device format in its own runtime here: ExecuTorch's Python runtime, OpenVINO's CPU plugin."""
+    runtime = DEVICE_RUNTIMES[fmt]
+    if not device_formats.available(fmt):
+        return NotRun(manifest.formats[fmt], runtime, f"the {device_formats.CONVERTERS[fmt]} package is not installed")
+    path, data = bundle.read_artifact(bundle_dir, manifest, fmt)
+    weights = bundle.read_data_file(bundle_dir, manifest, "model.bin", MAX_WEIGHTS_BYTES) if fmt == "openvino" else None
+    try:
+        if fmt == "executorch":
+            return Backend(path.name, runtime, device_formats.executorch_runner(data))
+        return Backend(path.name, runtime, device_formats.openvino_runner(data, weights))
+    except Exception as exc:  # a file with the right hash that its runtime still cannot load
+        last = next((line for line in reversed(str(exc).splitlines()) if line.strip()), type(exc).__name__)
+        raise BundleError(f"{path}: {runtime} cannot load it ({last.strip()[:300]})") from None
+
+
 def exported_backends(bundle_dir: Path, manifest: Manifest, fmt: str, trust_code: bool) -> list:
-    """An exported (non-weights) format's backends: ONNX on each provider, or a torch format if it may run."""
+    """An exported (non-weights) format's backends: ONNX on each provider, a device format in its runtime, or
+    a torch format if it may run."""
     if fmt in ONNX_FORMATS:
         return onnx_backends(bundle_dir, manifest, fmt)
+    if fmt in DEVICE_RUNTIMES:
+        return [device_backend(bundle_dir, manifest, fmt)]
     if fmt in TORCH_LOADERS and not may_run(manifest, fmt, trust_code):
         return [NotRun(manifest.formats[fmt], TORCH_LOADERS[fmt][0], trust.NOT_TRUSTED)]
     if fmt in TORCH_LOADERS:

@@ -1,0 +1,112 @@
+"""The device formats, built in memory like the others: ExecuTorch (model.pte) for phones and boards, and
+OpenVINO IR (model.xml + model.bin) for Intel edge machines.
+
+- ExecuTorch: torch.export -> to_edge_transform_and_lower with the XNNPACK partitioner. The batch is dynamic
+  within 1..EXECUTORCH_MAX_BATCH. The example batch matters: exported with one under 16, the CNN's program
+  silently capped its largest batch at 15 (batch 512 then failed at run time); with 16 or more it took the
+  whole range. So the example is EXECUTORCH_EXAMPLE_BATCH, and the program is run at both ends of the
+  range before it is accepted.
+- OpenVINO: converted from the bundle's model.onnx, weights kept in fp32 (save_model compresses them to
+  fp16 unless told otherwise); verify runs it with the CPU plugin's f32 precision hint (on a CPU with
+  AVX512_BF16 it otherwise computes in bfloat16).
+
+Each converter is imported only when its format is asked for; `available()` says which are installed.
+"""
+
+import contextlib
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+EXECUTORCH_MAX_BATCH = 1024
+EXECUTORCH_EXAMPLE_BATCH = 16
+CONVERTERS = {"executorch": "executorch", "openvino": "openvino"}  # format -> the package it needs
+
+
+def available(fmt: str) -> bool:
+    """A device format is offered only where its converter is installed (the `edge` extra)."""
+    return importlib.util.find_spec(CONVERTERS[fmt]) is not None
+
+
+def executorch_bytes(module, example_input) -> bytes:
+    """model.pte: the eval-mode module through torch.export and XNNPACK, with a bounded dynamic batch."""
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    example = example_input(EXECUTORCH_EXAMPLE_BATCH)
+    dims = {0: torch.export.Dim("batch", min=1, max=EXECUTORCH_MAX_BATCH)}
+    if example.dtype == torch.int64:  # a text model's token ids: the number of words varies too
+        dims[1] = torch.export.Dim("tokens", min=1, max=4096)
+    program = torch.export.export(module, (example,), dynamic_shapes=(dims,))
+    data = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+    run = executorch_runner(data)
+    for batch in (1, EXECUTORCH_MAX_BATCH):  # the guard: the whole promised range runs
+        if not runs(run, example_input(batch).numpy()):  # raised out here: the reason is this line, not ET's
+            raise RuntimeError(f"the program refuses a batch of {batch}; its bounds are 1..{EXECUTORCH_MAX_BATCH}")
+    return data
+
+
+def runs(run, batch: np.ndarray) -> bool:
+    try:
+        run(batch)
+    except RuntimeError:
+        return False
+    return True
+
+
+def executorch_runner(data: bytes):
+    """model.pte loaded once in ExecuTorch's Python runtime (its C++ runtime under pybind): batch -> output."""
+    import torch
+
+    with quiet_native_logs():
+        from executorch.runtime import Runtime
+
+        program = Runtime.get().load_program(data)  # it reads `data` in place: both live as long as `run`
+        method = program.load_method("forward")
+
+    def run(batch: np.ndarray, keep=(data, program)) -> np.ndarray:
+        with quiet_native_logs():
+            return method.execute([torch.from_numpy(np.ascontiguousarray(batch))])[0].numpy()
+
+    return run
+
+
+def openvino_files(onnx_bytes: bytes) -> dict:
+    """{"model.xml": ..., "model.bin": ...}: model.onnx as OpenVINO IR, fp32 weights."""
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(prefix="tk-openvino-") as folder:
+        source = Path(folder) / "model.onnx"
+        source.write_bytes(onnx_bytes)
+        model = ov.convert_model(str(source))
+        ov.save_model(model, str(Path(folder) / "model.xml"), compress_to_fp16=False)
+        return {name: (Path(folder) / name).read_bytes() for name in ("model.xml", "model.bin")}
+
+
+def openvino_runner(xml: bytes, weights: bytes):
+    """The IR compiled on the CPU plugin, computing in fp32: batch -> output."""
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(model=xml, weights=ov.Tensor(np.frombuffer(weights, dtype=np.uint8).copy()))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    output = compiled.output(0)
+    return lambda batch: compiled([np.ascontiguousarray(batch)])[output]
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """ExecuTorch's C++ code writes notes about the CPU (cpuinfo) straight to fd 2, past Python's sys.stderr:
+    fd 2 points at a scratch file meanwhile (an error still reaches the user as a Python exception)."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
