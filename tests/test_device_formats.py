@@ -6,6 +6,7 @@ import importlib.metadata as metadata
 import json
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import torch
@@ -18,8 +19,9 @@ from toolkit.runtime import bundle
 
 from conftest import REPO, quiet, rehash
 
-DEVICE = ["-f", "onnx", "-f", "executorch", "-f", "openvino"]
+DEVICE = ["-f", "executorch", "-f", "openvino", "-f", "coreml"]
 ROWS = {"model.pte": "executorch", "model.xml": "openvino-cpu"}
+COREML_NOTE = "Core ML runs on macOS/iOS only; checked instead: input FLOAT32 [1..1024, 1, 28, 28] -> logits FLOAT32"
 
 
 def device_rows(report: dict) -> dict:
@@ -37,10 +39,16 @@ def test_zoo_models_export_to_both_and_verify_within_the_default_tolerance(cli, 
     manifest = bundle.read_manifest(out)
     assert manifest.formats["executorch"] == "model.pte" and manifest.formats["openvino"] == "model.xml"
     assert "model.bin" in manifest.files and (out / "model.bin").stat().st_size == manifest.files["model.bin"]["bytes"]
-    rows = device_rows(json.loads((out / bundle.VERIFICATION).read_text()))
+    report = json.loads((out / bundle.VERIFICATION).read_text())
+    rows = device_rows(report)
     assert {name: row["runtime"] for name, row in rows.items()} == ROWS
     for row in rows.values():
         assert row["passed"] and row["rule"] == "exact" and row["argmax_agreement"] == 1.0, row
+    assert f"model.mlpackage.zip coreml            not run: {COREML_NOTE}" in result.output
+    coreml = [r for r in report["rows"] if r["artifact"] == "model.mlpackage.zip"]
+    assert coreml == [  # no parity claimed: no numbers, passed neither true nor false
+        {"artifact": "model.mlpackage.zip", "passed": None, "runtime": "coreml", "status": f"not run: {COREML_NOTE}"}
+    ]
 
 
 class Tiny(nn.Module):
@@ -88,6 +96,27 @@ def test_a_changed_weights_file_is_refused(cli, tmp_path):
     rehash(out, "model.bin")  # a hash made to fit: OpenVINO reads nonsense, and verify says so in one line
     result = cli("verify", "fashion-mlp", "--bundle", out, "--skip", "torch.compile")
     assert result.exit_code == 1 and result.output.startswith(f"tk: error: {out}/model.xml: "), result.output
+
+
+def test_a_core_ml_package_that_disagrees_with_the_manifest_is_refused(cli, tmp_path):
+    from coremltools.proto import Model_pb2
+
+    out = tmp_path / "bundle"
+    weights = REPO / "exported" / "fashion-mlp" / "model.safetensors"
+    assert cli("export", "fashion-mlp", "--weights", weights, "--out", out, "-f", "coreml").exit_code == 0
+    packed = out / "model.mlpackage.zip"
+    with zipfile.ZipFile(packed) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    spec = Model_pb2.Model.FromString(entries[device_formats.COREML_SPEC])
+    spec.description.input[0].name = "pixels"  # an app would feed the wrong name
+    entries[device_formats.COREML_SPEC] = spec.SerializeToString()
+    with zipfile.ZipFile(packed, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    rehash(out, "model.mlpackage.zip")
+    result = cli("verify", "fashion-mlp", "--bundle", out, "--skip", "torch.compile")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"tk: error: {packed}: its inputs [('pixels', 'FLOAT32'"), result.output
 
 
 def test_the_ir_runs_without_torch_and_answers_as_onnx_runtime(tmp_path):

@@ -29,7 +29,7 @@ from toolkit.export.weights import find_weights, load_model
 from toolkit.models import get_spec
 from toolkit.runtime import bundle
 from toolkit.runtime.session import cuda_present, make_session
-from toolkit.verify.loaders import DEVICE_RUNTIMES, TORCH_LOADERS, device_backend, load_torch_artifact
+from toolkit.verify.loaders import DEVICE_RUNTIMES, TORCH_LOADERS, NotRun, device_backend, load_torch_artifact
 
 LARGE_BATCHES = (512, 4096)
 
@@ -131,10 +131,9 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
     return Runner("onnxruntime-cuda (IOBinding)", artifact, "cuda", make_call, notes=modes)
 
 
-def device_runner(bundle_dir: Path, manifest, fmt: str, sample_shape) -> Runner:
+def device_runner(backend, fmt: str, sample_shape) -> Runner:
     """A device format in its runtime on the CPU, loaded as verify loads it. ExecuTorch's program takes at most
     EXECUTORCH_MAX_BATCH rows: a larger batch goes in calls of that many, as an app would send it."""
-    backend = device_backend(bundle_dir, manifest, fmt)
     most = EXECUTORCH_MAX_BATCH if fmt == "executorch" else None
     notes = {}
 
@@ -175,7 +174,12 @@ def runners_for(bundle_dir: Path, manifest, net, device: str) -> tuple:
                 not_run.append(
                     {"runtime": "onnxruntime-cuda (IOBinding)", "artifact": path.name, "reason": "no CUDA GPU"}
                 )
-    runners += [device_runner(bundle_dir, manifest, fmt, shape) for fmt in DEVICE_RUNTIMES if fmt in formats]
+    for fmt in [f for f in DEVICE_RUNTIMES if f in formats]:
+        backend = device_backend(bundle_dir, manifest, fmt)
+        if isinstance(backend, NotRun):  # Core ML, here
+            not_run.append({"runtime": backend.runtime, "artifact": backend.artifact, "reason": backend.reason})
+        else:
+            runners.append(device_runner(backend, fmt, shape))
     return runners, not_run
 
 

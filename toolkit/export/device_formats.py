@@ -1,5 +1,6 @@
-"""The device formats, built in memory like the others: ExecuTorch (model.pte) for phones and boards, and
-OpenVINO IR (model.xml + model.bin) for Intel edge machines.
+"""The device formats, built in memory like the others: ExecuTorch (model.pte) for phones and boards,
+OpenVINO IR (model.xml + model.bin) for Intel edge machines, and Core ML (model.mlpackage, zipped) for
+Apple's.
 
 - ExecuTorch: torch.export -> to_edge_transform_and_lower with the XNNPACK partitioner. The batch is dynamic
   within 1..EXECUTORCH_MAX_BATCH. The example batch matters: exported with one under 16, the CNN's program
@@ -9,12 +10,17 @@ OpenVINO IR (model.xml + model.bin) for Intel edge machines.
 - OpenVINO: converted from the bundle's model.onnx, weights kept in fp32 (save_model compresses them to
   fp16 unless told otherwise); verify runs it with the CPU plugin's f32 precision hint (on a CPU with
   AVX512_BF16 it otherwise computes in bfloat16).
+- Core ML: coremltools converts the traced module into an ML program computing in fp32, batch 1..1024. A
+  .mlpackage is a folder; the bundle holds it as one zip (fixed names, times and order: reproducible), which
+  Xcode takes once unzipped. Core ML runs only on Apple's systems: here its spec is checked instead,
+  read straight from the zip (nothing extracted), its input and output against the manifest's.
 
 Each converter is imported only when its format is asked for; `available()` says which are installed.
 """
 
 import contextlib
 import importlib.util
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -23,7 +29,10 @@ import numpy as np
 
 EXECUTORCH_MAX_BATCH = 1024
 EXECUTORCH_EXAMPLE_BATCH = 16
-CONVERTERS = {"executorch": "executorch", "openvino": "openvino"}  # format -> the package it needs
+CONVERTERS = {"executorch": "executorch", "openvino": "openvino", "coreml": "coremltools"}  # format -> package
+COREML_SPEC = "model.mlpackage/Data/com.apple.CoreML/model.mlmodel"  # the spec inside the zip
+MAX_COREML_SPEC_BYTES = 64 * 2**20
+COREML_DTYPES = {"float32": "FLOAT32", "int64": "INT32"}  # Core ML has no int64 arrays: token ids as int32
 
 
 def available(fmt: str) -> bool:
@@ -85,6 +94,83 @@ def openvino_files(onnx_bytes: bytes) -> dict:
         model = ov.convert_model(str(source))
         ov.save_model(model, str(Path(folder) / "model.xml"), compress_to_fp16=False)
         return {name: (Path(folder) / name).read_bytes() for name in ("model.xml", "model.bin")}
+
+
+def coreml_bytes(module, example_input) -> bytes:
+    """model.mlpackage as one zip: an fp32 ML program with the batch (and a text model's words) dynamic."""
+    import warnings
+    import zipfile
+
+    import coremltools as ct
+    import torch
+
+    example = example_input(2)
+    batch = ct.RangeDim(1, EXECUTORCH_MAX_BATCH, default=1)
+    if example.dtype == torch.int64:
+        shape, dtype = ct.Shape((batch, ct.RangeDim(1, 4096, default=7))), np.int32
+    else:
+        shape, dtype = ct.Shape((batch, *example.shape[1:])), np.float32
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="tk-coreml-") as folder:
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notice; coremltools' untested-torch note
+        traced = torch.jit.trace(module, example)
+        model = ct.convert(
+            traced,
+            inputs=[ct.TensorType(name="input", shape=shape, dtype=dtype)],
+            outputs=[ct.TensorType(name="logits")],
+            convert_to="mlprogram",
+            compute_precision=ct.precision.FLOAT32,
+        )
+        package = Path(folder) / "model.mlpackage"
+        model.save(str(package))
+        make_reproducible(package)
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in package.rglob("*") if p.is_file()):
+                entry = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr, entry.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+                archive.writestr(entry, path.read_bytes())
+        return packed.getvalue()
+
+
+def make_reproducible(package: Path) -> None:
+    """The same model, the same bytes: the package's Manifest.json names its items by random UUIDs (each
+    becomes a UUID made from the item's path), and the spec holds the conversion date and a map that
+    protobuf writes in any order (the date goes, the spec is written again in a fixed order)."""
+    import json
+    import uuid
+
+    from coremltools.proto import Model_pb2
+
+    manifest = package / "Manifest.json"
+    text = manifest.read_text()
+    for identifier, item in json.loads(text)["itemInfoEntries"].items():
+        text = text.replace(identifier, str(uuid.uuid5(uuid.NAMESPACE_URL, f"tk:{item['path']}")))
+    manifest.write_text(text)
+    spec_path = package / COREML_SPEC.split("/", 1)[1]
+    spec = Model_pb2.Model.FromString(spec_path.read_bytes())
+    spec.description.metadata.userDefined.pop("com.github.apple.coremltools.conversion_date", None)
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+
+
+def coreml_io(data: bytes) -> tuple:
+    """([(name, dtype, shape ranges)] of the inputs, [(name, dtype)] of the outputs) from the zipped spec."""
+    import zipfile
+
+    from coremltools.proto import Model_pb2
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entry = archive.getinfo(COREML_SPEC)  # KeyError: not a package tk wrote
+        if entry.file_size > MAX_COREML_SPEC_BYTES:
+            raise ValueError(f"{COREML_SPEC} is larger than {MAX_COREML_SPEC_BYTES >> 20} MiB")
+        spec = Model_pb2.Model.FromString(archive.read(entry)[:MAX_COREML_SPEC_BYTES])
+    arrays = Model_pb2.ArrayFeatureType.ArrayDataType
+    inputs = []
+    for feature in spec.description.input:
+        array = feature.type.multiArrayType
+        ranges = [(r.lowerBound, r.upperBound) for r in array.shapeRange.sizeRanges]
+        inputs.append((feature.name, arrays.Name(array.dataType), ranges))
+    outputs = [(f.name, arrays.Name(f.type.multiArrayType.dataType)) for f in spec.description.output]
+    return inputs, outputs
 
 
 def openvino_runner(xml: bytes, weights: bytes):

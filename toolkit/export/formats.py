@@ -61,7 +61,8 @@ def applicable_formats(spec) -> list:
 
 def resolve_formats(spec, formats) -> list:
     """The formats to build, the weights first: model.safetensors is what tk reads back (verify rebuilds the
-    eager model from it), state_dict.pth what the tutorials' own torch.load reads."""
+    eager model from it), state_dict.pth what the tutorials' own torch.load reads; and model.onnx, which the
+    runtime serves, in every bundle."""
     chosen = []
     for fmt in formats:
         if fmt == "all":
@@ -78,6 +79,8 @@ def resolve_formats(spec, formats) -> list:
         else:
             chosen.append(fmt)
     weights = list(WEIGHT_FORMATS)
+    if "onnx" not in chosen:  # every bundle holds the runtime's model: a manifest without one is refused
+        chosen.append("onnx")
     return weights + [f for f in dict.fromkeys(chosen) if f not in weights]
 
 
@@ -114,6 +117,7 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
         "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
         "executorch": lambda: device_formats.executorch_bytes(module, lambda batch: example_input(spec, batch)),
         "openvino": lambda: device_formats.openvino_files(onnx_model()[1]),
+        "coreml": lambda: device_formats.coreml_bytes(module, lambda batch: example_input(spec, batch)),
     }
     built = _build_each(formats, builders, options, progress, failed)
     if "onnx" in cache and "model.onnx" not in built:

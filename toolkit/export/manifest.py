@@ -99,6 +99,14 @@ def _onnx_entry(onnx_bytes):
     }
 
 
+def carried_onnx_entry(previous: Manifest | None, format_files: dict):
+    """model.onnx carried over from the previous bundle (another format re-exported alone): its opset record
+    comes with it."""
+    if previous is None or "onnx" not in format_files:
+        return None
+    return previous.onnx
+
+
 def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, onnx_bytes, failed=None) -> Manifest:
     trained = is_trained(weights, previous)
     versions = {
@@ -119,7 +127,7 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         preprocessing=preprocessing(spec),
         files=files,
         formats=format_files,
-        onnx=_onnx_entry(onnx_bytes),
+        onnx=_onnx_entry(onnx_bytes) if onnx_bytes is not None else carried_onnx_entry(previous, format_files),
         versions=versions,
         weights=weights,
         trained=trained,

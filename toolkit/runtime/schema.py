@@ -29,6 +29,7 @@ FORMAT_FILES = {
     "onnx-e2e": "model.e2e.onnx",
     "executorch": "model.pte",
     "openvino": "model.xml",
+    "coreml": "model.mlpackage.zip",
 }
 # The other files of a format whose artifact is more than one file: OpenVINO's weights beside its graph.
 FORMAT_COMPANIONS = {"openvino": ("model.bin",)}

@@ -21,6 +21,7 @@ from toolkit.models import get_spec
 from toolkit.runtime import bundle, trust
 from toolkit.runtime.schema import Manifest
 from toolkit.runtime.session import cuda_present, make_session
+from toolkit.verify import coreml
 
 EXACT, TASK = "exact", "task"  # judged elementwise against eager, or on accuracy (reduced precision)
 REDUCED_PRECISION = ("onnx-fp16", "onnx-int8")
@@ -34,7 +35,7 @@ TORCH_LOADERS = {
 }
 
 
-DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu"}
+DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu", "coreml": "coreml"}
 MAX_WEIGHTS_BYTES = 16 * 2**30
 
 
@@ -133,8 +134,13 @@ def artifact_backends(bundle_dir: Path, manifest: Manifest, eager: Backend, skip
 
 
 def device_backend(bundle_dir: Path, manifest: Manifest, fmt: str):
-    """A device format in its own runtime here: ExecuTorch's Python runtime, OpenVINO's CPU plugin."""
+    """A device format in its own runtime here: ExecuTorch's Python runtime, OpenVINO's CPU plugin; Core ML
+    cannot run here (NotRun, its structure checked)."""
     runtime = DEVICE_RUNTIMES[fmt]
+    if fmt == "coreml":  # its spec, checked with coremltools where it is installed; never run here
+        if not device_formats.available(fmt):
+            return NotRun(manifest.formats[fmt], runtime, f"{coreml.NOT_RUN}; coremltools is not installed")
+        return NotRun(manifest.formats[fmt], runtime, coreml.structure_note(bundle_dir, manifest))
     if not device_formats.available(fmt):
         return NotRun(manifest.formats[fmt], runtime, f"the {device_formats.CONVERTERS[fmt]} package is not installed")
     path, data = bundle.read_artifact(bundle_dir, manifest, fmt)
