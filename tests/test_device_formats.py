@@ -14,13 +14,14 @@ from torch import nn
 
 import toolkit
 from toolkit.export import device_formats, export
+from toolkit.export.formats import applicable_formats
 from toolkit.models import example_input, get_spec
 from toolkit.runtime import bundle
 
 from conftest import REPO, quiet, rehash
 
-DEVICE = ["-f", "executorch", "-f", "openvino", "-f", "coreml"]
-ROWS = {"model.pte": "executorch", "model.xml": "openvino-cpu"}
+DEVICE = ["-f", "executorch", "-f", "openvino", "-f", "litert", "-f", "coreml"]
+ROWS = {"model.pte": "executorch", "model.xml": "openvino-cpu", "model.tflite": "litert"}
 COREML_NOTE = "Core ML runs on macOS/iOS only; checked instead: input FLOAT32 [1..1024, 1, 28, 28] -> logits FLOAT32"
 
 
@@ -38,7 +39,8 @@ def test_zoo_models_export_to_both_and_verify_within_the_default_tolerance(cli, 
     assert result.exit_code == 0, result.output
     manifest = bundle.read_manifest(out)
     assert manifest.formats["executorch"] == "model.pte" and manifest.formats["openvino"] == "model.xml"
-    assert "model.bin" in manifest.files and (out / "model.bin").stat().st_size == manifest.files["model.bin"]["bytes"]
+    for companion in ("model.bin", "model.b64.tflite"):  # listed, hashed, beside their format's file
+        assert (out / companion).stat().st_size == manifest.files[companion]["bytes"]
     report = json.loads((out / bundle.VERIFICATION).read_text())
     rows = device_rows(report)
     assert {name: row["runtime"] for name, row in rows.items()} == ROWS
@@ -69,7 +71,7 @@ def test_a_users_own_module_verifies_in_both_runtimes(tmp_path):
     torch.manual_seed(0)
     report = toolkit.make_bundle(
         Tiny(), tmp_path / "tiny", input_shape=(3, 16, 16), labels=["a", "b", "c", "d"],
-        formats=["onnx", "executorch", "openvino"], log=quiet,
+        formats=["onnx", "executorch", "openvino", "litert"], log=quiet,
     )  # fmt: skip
     assert report["passed"]
     assert {row["runtime"] for row in device_rows(report).values()} == set(ROWS.values())
@@ -119,17 +121,31 @@ def test_a_core_ml_package_that_disagrees_with_the_manifest_is_refused(cli, tmp_
     assert result.output.startswith(f"tk: error: {packed}: its inputs [('pixels', 'FLOAT32'"), result.output
 
 
-def test_the_ir_runs_without_torch_and_answers_as_onnx_runtime(tmp_path):
+def test_a_text_model_cannot_take_litert_and_all_leaves_it_out(cli, tmp_path):
+    weights = REPO / "exported" / "review-sentiment" / "model.safetensors"
+    result = cli("export", "review-sentiment", "--weights", weights, "--out", tmp_path / "b", "-f", "litert")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "tk: error: --format litert does not apply to review-sentiment (LiteRT converts fixed shapes only, "
+        "and a text model takes any number of words)"
+    ]
+    assert "litert" not in applicable_formats(get_spec("review-sentiment"))
+    assert "litert" in applicable_formats(get_spec("fashion-cnn"))
+
+
+def test_the_ir_and_the_tflite_files_run_without_torch_and_answer_as_onnx_runtime(tmp_path):
     out = tmp_path / "bundle"
     weights = REPO / "exported" / "fashion-mlp" / "model.safetensors"
-    export("fashion-mlp", formats=["onnx", "openvino"], out_dir=out, checkpoint_file=weights, log=quiet)
+    export("fashion-mlp", formats=["openvino", "litert"], out_dir=out, checkpoint_file=weights, log=quiet)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
-    versions = [f"openvino=={metadata.version('openvino')}", "onnxruntime", "numpy"]
-    install = subprocess.run([python, "-m", "pip", "install", "--quiet", *versions], capture_output=True, text=True)
+    runtimes = [f"{name}=={metadata.version(name)}" for name in ("openvino", "ai-edge-litert")]
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", *runtimes, "onnxruntime", "numpy"], capture_output=True, text=True
+    )
     assert install.returncode == 0, install.stderr[-2000:]
-    script = REPO / "tests" / "data" / "openvino_app.py"  # what an app on an Intel edge machine runs
-    answer = subprocess.run([python, script, out], capture_output=True, text=True, cwd=tmp_path)
-    assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.split()[-1] == "agree", answer.stdout
+    for app in ("openvino_app.py", "litert_app.py"):  # what an app on an Intel edge machine, or with TFLite, runs
+        answer = subprocess.run([python, REPO / "tests" / "data" / app, out], capture_output=True, text=True)
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.split()[-1] == "agree", (app, answer.stdout)

@@ -188,7 +188,7 @@ def test_module_in_train_mode_is_exported_in_eval_mode_and_restored(tmp_path):
 def test_unknown_format_is_a_usage_error(cli, in_tmp):
     with pytest.raises(
         UsageError,
-        match="unknown format 'tflite'; choose from state-dict, .*, onnx-e2e, executorch, openvino, all or triton",
+        match="unknown format 'tflite'; choose from state-dict, .*, onnx-e2e, executorch, .*, litert, all or triton",
     ):
         export("fashion-mlp", formats=["tflite"], log=quiet)  # the library's own check, before any weights are read
     result = cli("export", "--format", "tflite")  # the CLI offers only the library's formats

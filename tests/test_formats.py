@@ -31,6 +31,8 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
         "onnx-e2e",
         "executorch",
         "openvino",
+        "coreml",
+        "litert",
     }
     report = verify("fashion-mlp", bundle_dir=full_bundle_master, log=quiet)  # torch.compile included
     rows = {(r["artifact"], r["runtime"]): r for r in report["rows"]}
@@ -44,6 +46,7 @@ def test_every_format_is_written_and_the_whole_matrix_passes(full_bundle_master)
         ("model.onnx", "onnxruntime-cpu"),
         ("model.pte", "executorch"),
         ("model.xml", "openvino-cpu"),
+        ("model.tflite", "litert"),
     ]:
         assert rows[key]["passed"] and rows[key]["rule"] == "exact", key
     for name in ("model.fp16.onnx", "model.int8.onnx"):

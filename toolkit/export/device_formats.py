@@ -10,7 +10,7 @@ Apple's.
 - OpenVINO: converted from the bundle's model.onnx, weights kept in fp32 (save_model compresses them to
   fp16 unless told otherwise); verify runs it with the CPU plugin's f32 precision hint (on a CPU with
   AVX512_BF16 it otherwise computes in bfloat16).
-- Core ML: coremltools converts the traced module into an ML program computing in fp32, batch 1..1024. A
+- Core ML: coremltools converts the ExportedProgram into an ML program computing in fp32, batch 1..1024. A
   .mlpackage is a folder; the bundle holds it as one zip (fixed names, times and order: reproducible), which
   Xcode takes once unzipped. Core ML runs only on Apple's systems: here its spec is checked instead,
   read straight from the zip (nothing extracted), its input and output against the manifest's.
@@ -29,14 +29,27 @@ import numpy as np
 
 EXECUTORCH_MAX_BATCH = 1024
 EXECUTORCH_EXAMPLE_BATCH = 16
-CONVERTERS = {"executorch": "executorch", "openvino": "openvino", "coreml": "coremltools"}  # format -> package
+# format -> the package it needs (LiteRT's converter lives in a venv of its own: litert.py)
+CONVERTERS = {"executorch": "executorch", "openvino": "openvino", "coreml": "coremltools", "litert": "litert-torch"}
 COREML_SPEC = "model.mlpackage/Data/com.apple.CoreML/model.mlmodel"  # the spec inside the zip
 MAX_COREML_SPEC_BYTES = 64 * 2**20
 COREML_DTYPES = {"float32": "FLOAT32", "int64": "INT32"}  # Core ML has no int64 arrays: token ids as int32
 
 
+RUNTIMES = {"executorch": "executorch", "openvino": "openvino", "litert": "ai-edge-litert"}  # what runs them
+
+
+def runs_here(fmt: str) -> bool:
+    """Verify needs the runtime only (LiteRT's interpreter, not its converter's venv)."""
+    return importlib.util.find_spec(RUNTIMES[fmt].replace("-", "_")) is not None
+
+
 def available(fmt: str) -> bool:
     """A device format is offered only where its converter is installed (the `edge` extra)."""
+    if fmt == "litert":
+        from toolkit.export import litert
+
+        return litert.available()
     return importlib.util.find_spec(CONVERTERS[fmt]) is not None
 
 
@@ -96,25 +109,24 @@ def openvino_files(onnx_bytes: bytes) -> dict:
         return {name: (Path(folder) / name).read_bytes() for name in ("model.xml", "model.bin")}
 
 
-def coreml_bytes(module, example_input) -> bytes:
-    """model.mlpackage as one zip: an fp32 ML program with the batch (and a text model's words) dynamic."""
+def coreml_bytes(program, example) -> bytes:
+    """model.mlpackage as one zip: the ExportedProgram (what torch.export captured, data-dependent control
+    flow refused) as an fp32 ML program, the batch (and a text model's words) dynamic."""
     import warnings
     import zipfile
 
-    import coremltools as ct
     import torch
 
-    example = example_input(2)
+    ct = quiet_coremltools()
     batch = ct.RangeDim(1, EXECUTORCH_MAX_BATCH, default=1)
     if example.dtype == torch.int64:
         shape, dtype = ct.Shape((batch, ct.RangeDim(1, 4096, default=7))), np.int32
     else:
         shape, dtype = ct.Shape((batch, *example.shape[1:])), np.float32
     with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="tk-coreml-") as folder:
-        warnings.simplefilter("ignore")  # TorchScript's deprecation notice; coremltools' untested-torch note
-        traced = torch.jit.trace(module, example)
+        warnings.simplefilter("ignore")  # coremltools' untested-torch note
         model = ct.convert(
-            traced,
+            program.run_decompositions({}),
             inputs=[ct.TensorType(name="input", shape=shape, dtype=dtype)],
             outputs=[ct.TensorType(name="logits")],
             convert_to="mlprogram",
@@ -139,8 +151,7 @@ def make_reproducible(package: Path) -> None:
     import json
     import uuid
 
-    from coremltools.proto import Model_pb2
-
+    Model_pb2 = quiet_coremltools().proto.Model_pb2
     manifest = package / "Manifest.json"
     text = manifest.read_text()
     for identifier, item in json.loads(text)["itemInfoEntries"].items():
@@ -152,11 +163,28 @@ def make_reproducible(package: Path) -> None:
     spec_path.write_bytes(spec.SerializeToString(deterministic=True))
 
 
+def quiet_coremltools():
+    """coremltools, imported without its notes (an untested torch, scikit-learn, the macOS-only native
+    library that Linux lacks), which it logs and prints at import."""
+    import logging
+    import warnings
+
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet_native_logs():
+            warnings.simplefilter("ignore")
+            import coremltools
+            from coremltools.proto import Model_pb2  # noqa: F401
+    finally:
+        logging.disable(logging.NOTSET)
+    return coremltools
+
+
 def coreml_io(data: bytes) -> tuple:
     """([(name, dtype, shape ranges)] of the inputs, [(name, dtype)] of the outputs) from the zipped spec."""
     import zipfile
 
-    from coremltools.proto import Model_pb2
+    Model_pb2 = quiet_coremltools().proto.Model_pb2
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entry = archive.getinfo(COREML_SPEC)  # KeyError: not a package tk wrote

@@ -12,7 +12,7 @@ import logging
 import re
 
 from toolkit.errors import ExportLintError, UsageError
-from toolkit.export import device_formats, e2e, lint, onnx_formats, torch_formats
+from toolkit.export import device_formats, e2e, lint, litert, onnx_formats, torch_formats
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.models import dynamic_dims, example_input, image_input
 from toolkit.runtime.bundle import FORMAT_FILES
@@ -28,6 +28,8 @@ DERIVED_FROM = {
     "onnx-int8": "onnx",
     "onnx-e2e": "onnx",
     "openvino": "onnx",
+    "litert": "exported-program",
+    "coreml": "exported-program",
 }
 REDUCED_PRECISION_DATASETS = ("fashion-mnist", "rotten-tomatoes")  # a classification test split to judge them on
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # torch colours its error messages
@@ -49,14 +51,22 @@ class OnnxOptions:
 
 
 def applicable_formats(spec) -> list:
-    """The formats that make sense for a model: reduced precision needs a classification test split to
-    be judged on, and int8 calibration needs training inputs."""
+    """The formats that make sense for a model (and whose converter is installed)."""
     found = [f for f in FORMATS if f not in device_formats.CONVERTERS or device_formats.available(f)]
-    if spec.dataset not in REDUCED_PRECISION_DATASETS:
-        found = [f for f in found if f not in ("onnx-fp16", "onnx-int8")]
-    if spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean:
-        found.remove("onnx-e2e")  # the in-graph preprocessing is Fashion-MNIST's (gray, light on dark)
-    return found
+    return [f for f in found if not_applicable(spec, f) is None]
+
+
+def not_applicable(spec, fmt: str) -> str | None:
+    """Why `fmt` makes no sense for this model, or None."""
+    if fmt in ("onnx-fp16", "onnx-int8") and spec.dataset not in REDUCED_PRECISION_DATASETS:
+        return "reduced precision is judged on a classification test split and calibrated on its training images"
+    if fmt == "onnx-e2e" and (
+        spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean
+    ):
+        return "its in-graph preprocessing is Fashion-MNIST's: gray, light on dark"
+    if fmt == "litert" and spec.input.kind == "text":
+        return "LiteRT converts fixed shapes only, and a text model takes any number of words"
+    return None
 
 
 def resolve_formats(spec, formats) -> list:
@@ -69,13 +79,13 @@ def resolve_formats(spec, formats) -> list:
             chosen += applicable_formats(spec)
         elif fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}, all or triton")
+        elif fmt == "litert" and not device_formats.available(fmt):
+            raise UsageError(f"--format litert needs {litert.NEEDS}")
         elif fmt in device_formats.CONVERTERS and not device_formats.available(fmt):
             package = device_formats.CONVERTERS[fmt]
             raise UsageError(f"--format {fmt} needs the {package} package: pip install '.[edge]'")
-        elif fmt not in applicable_formats(spec):
-            raise UsageError(
-                f"--format {fmt} does not apply to {spec.name} (it needs a Fashion-MNIST-style image classifier)"
-            )
+        elif not_applicable(spec, fmt):
+            raise UsageError(f"--format {fmt} does not apply to {spec.name} ({not_applicable(spec, fmt)})")
         else:
             chosen.append(fmt)
     weights = list(WEIGHT_FORMATS)
@@ -117,7 +127,8 @@ def build_artifacts(module, spec, formats, options: OnnxOptions, progress=None, 
         "onnx-e2e": lambda: e2e.e2e_bytes(onnx_model()[0], spec.input.size, spec.output),
         "executorch": lambda: device_formats.executorch_bytes(module, lambda batch: example_input(spec, batch)),
         "openvino": lambda: device_formats.openvino_files(onnx_model()[1]),
-        "coreml": lambda: device_formats.coreml_bytes(module, lambda batch: example_input(spec, batch)),
+        "coreml": lambda: device_formats.coreml_bytes(program(), example_input(spec, 2)),
+        "litert": lambda: litert.litert_files(torch_formats.exported_program_bytes(program())),
     }
     built = _build_each(formats, builders, options, progress, failed)
     if "onnx" in cache and "model.onnx" not in built:

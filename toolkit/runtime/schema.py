@@ -30,9 +30,11 @@ FORMAT_FILES = {
     "executorch": "model.pte",
     "openvino": "model.xml",
     "coreml": "model.mlpackage.zip",
+    "litert": "model.tflite",
 }
-# The other files of a format whose artifact is more than one file: OpenVINO's weights beside its graph.
-FORMAT_COMPANIONS = {"openvino": ("model.bin",)}
+# The other files of a format whose artifact is more than one file: OpenVINO's weights beside its graph,
+# LiteRT's batch-64 model beside its batch-1 one (a .tflite file takes one fixed batch).
+FORMAT_COMPANIONS = {"openvino": ("model.bin",), "litert": ("model.b64.tflite",)}
 
 
 def companion_files() -> list:

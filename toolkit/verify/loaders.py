@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from toolkit.errors import BundleError
-from toolkit.export import device_formats
+from toolkit.export import device_formats, litert
 from toolkit.export.formats import WEIGHT_FORMATS
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import load_model
@@ -35,8 +35,12 @@ TORCH_LOADERS = {
 }
 
 
-DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu", "coreml": "coreml"}
+DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu", "litert": "litert", "coreml": "coreml"}
 MAX_WEIGHTS_BYTES = 16 * 2**30
+
+
+def companion_names(fmt: str) -> tuple:
+    return bundle.FORMAT_COMPANIONS.get(fmt, ())
 
 
 @dataclass
@@ -141,14 +145,16 @@ def device_backend(bundle_dir: Path, manifest: Manifest, fmt: str):
         if not device_formats.available(fmt):
             return NotRun(manifest.formats[fmt], runtime, f"{coreml.NOT_RUN}; coremltools is not installed")
         return NotRun(manifest.formats[fmt], runtime, coreml.structure_note(bundle_dir, manifest))
-    if not device_formats.available(fmt):
-        return NotRun(manifest.formats[fmt], runtime, f"the {device_formats.CONVERTERS[fmt]} package is not installed")
+    if not device_formats.runs_here(fmt):
+        return NotRun(manifest.formats[fmt], runtime, f"{device_formats.RUNTIMES[fmt]} is not installed")
     path, data = bundle.read_artifact(bundle_dir, manifest, fmt)
-    weights = bundle.read_data_file(bundle_dir, manifest, "model.bin", MAX_WEIGHTS_BYTES) if fmt == "openvino" else None
+    companions = [bundle.read_data_file(bundle_dir, manifest, name, MAX_WEIGHTS_BYTES) for name in companion_names(fmt)]
     try:
         if fmt == "executorch":
             return Backend(path.name, runtime, device_formats.executorch_runner(data))
-        return Backend(path.name, runtime, device_formats.openvino_runner(data, weights))
+        if fmt == "litert":
+            return Backend(path.name, runtime, litert.litert_runner(data, *companions))
+        return Backend(path.name, runtime, device_formats.openvino_runner(data, *companions))
     except Exception as exc:  # a file with the right hash that its runtime still cannot load
         last = next((line for line in reversed(str(exc).splitlines()) if line.strip()), type(exc).__name__)
         raise BundleError(f"{path}: {runtime} cannot load it ({last.strip()[:300]})") from None
