@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toolkit.export import export
+from toolkit.export import export, litert
 from toolkit.export.device_formats import EXECUTORCH_MAX_BATCH
 from toolkit.export.formats import applicable_formats
 from toolkit.export.torch_formats import quiet_torch_logs
@@ -133,15 +133,18 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
 
 def device_runner(backend, fmt: str, sample_shape) -> Runner:
     """A device format in its runtime on the CPU, loaded as verify loads it. ExecuTorch's program takes at most
-    EXECUTORCH_MAX_BATCH rows: a larger batch goes in calls of that many, as an app would send it."""
-    most = EXECUTORCH_MAX_BATCH if fmt == "executorch" else None
+    EXECUTORCH_MAX_BATCH rows, and LiteRT's files one fixed batch: a larger batch goes in calls of that many,
+    as an app would send it (LiteRT's runner splits it itself)."""
+    most = {"executorch": EXECUTORCH_MAX_BATCH, "litert": max(litert.BATCHES)}.get(fmt)
     notes = {}
 
     def make_call(batch):
         x = np.random.default_rng(batch).random((batch, *sample_shape), dtype=np.float32)
         if most is None or batch <= most:
             return lambda: backend.run(x)
-        notes[batch] = f"in {batch // most} calls of {most} (the program's batch bound)"
+        notes[batch] = f"in {-(-batch // most)} calls of {most} (the format's batch bound)"
+        if fmt == "litert":  # its runner splits the batch itself
+            return lambda: backend.run(x)
         return lambda: [backend.run(x[i : i + most]) for i in range(0, batch, most)]
 
     return Runner(backend.runtime, backend.artifact, "cpu", make_call, notes=notes)
