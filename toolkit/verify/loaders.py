@@ -36,11 +36,7 @@ TORCH_LOADERS = {
 
 
 DEVICE_RUNTIMES = {"executorch": "executorch", "openvino": "openvino-cpu", "litert": "litert", "coreml": "coreml"}
-MAX_WEIGHTS_BYTES = 16 * 2**30
-
-
-def companion_names(fmt: str) -> tuple:
-    return bundle.FORMAT_COMPANIONS.get(fmt, ())
+MAX_WEIGHTS_BYTES = 16 * 2**30  # a companion file's bound (OpenVINO's weights, LiteRT's batch-64 model)
 
 
 @dataclass
@@ -148,7 +144,10 @@ def device_backend(bundle_dir: Path, manifest: Manifest, fmt: str):
     if not device_formats.runs_here(fmt):
         return NotRun(manifest.formats[fmt], runtime, f"{device_formats.RUNTIMES[fmt]} is not installed")
     path, data = bundle.read_artifact(bundle_dir, manifest, fmt)
-    companions = [bundle.read_data_file(bundle_dir, manifest, name, MAX_WEIGHTS_BYTES) for name in companion_names(fmt)]
+    companions = [
+        bundle.read_data_file(bundle_dir, manifest, name, MAX_WEIGHTS_BYTES)
+        for name in bundle.FORMAT_COMPANIONS.get(fmt, ())
+    ]
     try:
         if fmt == "executorch":
             return Backend(path.name, runtime, device_formats.executorch_runner(data))
