@@ -21,7 +21,7 @@ import tritonclient.http as httpclient
 import yaml
 
 from toolkit.bench.serving_peers import free_port
-from toolkit.deploy import kubernetes
+from toolkit.deploy import context, kubernetes
 from toolkit.runtime import Predictor, bundle, signing
 from toolkit.serve.server import DRAIN_SECONDS
 
@@ -30,17 +30,8 @@ from conftest import REPO, SAMPLES, rehash
 BUNDLES = ["fashion-mlp", "softmax-classifier", "review-sentiment"]
 TOKEN_PATH = "/run/secrets/tk/token"
 TOKEN = "s3cret-token-for-the-image-tests"
-LOCKED_DOWN = [
-    "--read-only",
-    "--read-only-tmpfs=false",  # not even podman's default tmpfs on /tmp and /run: nothing in tk serve writes
-    "--cap-drop=ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--memory",
-    "256m",
-    "--pids-limit",
-    "256",
-]
+# As the image is meant to run, and not even podman's default tmpfs on /tmp and /run: nothing in tk serve writes.
+LOCKED_DOWN = [*context.LOCKED_DOWN, "--read-only-tmpfs=false"]
 SNIPPETS = ["A gorgeous, witty, seductive movie.", "Dull, lifeless and far too long."]
 KSERVE_PYTHON = REPO / "runs" / "peers" / "kserve" / "bin" / "python"
 

@@ -49,6 +49,14 @@ def write_text(path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows (no bytes copied), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def fsync_file(path) -> None:
     """Flush a file's (or a folder's) data to the disk."""
     fd = os.open(path, os.O_RDONLY)

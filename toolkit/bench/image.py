@@ -18,11 +18,10 @@ from pathlib import Path
 from toolkit.bench import serving, serving_peers
 from toolkit.bench.machine import describe_machine, one_line
 from toolkit.bench.report import update_benchmarks
+from toolkit.deploy.context import LOCKED_DOWN
 from toolkit.deploy.image import build_image, gzip_into
 from toolkit.runtime import Predictor
 
-LOCKED_DOWN = ["--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--memory", "256m"]
-LOCKED_DOWN += ["--pids-limit", "256"]
 STARTS = 5
 LARGEST = """import os, json
 lib = '/opt/tk/lib'

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from toolkit.export import export, litert
-from toolkit.export.device_formats import EXECUTORCH_MAX_BATCH
+from toolkit.export.device_formats import MAX_BATCH
 from toolkit.export.formats import applicable_formats
 from toolkit.export.torch_formats import quiet_torch_logs
 from toolkit.export.weights import find_weights, load_model
@@ -133,9 +133,9 @@ def ort_cuda_runner(artifact: str, model_bytes: bytes, manifest: dict, sample_sh
 
 def device_runner(backend, fmt: str, sample_shape) -> Runner:
     """A device format in its runtime on the CPU, loaded as verify loads it. ExecuTorch's program takes at most
-    EXECUTORCH_MAX_BATCH rows, and LiteRT's files one fixed batch: a larger batch goes in calls of that many,
+    MAX_BATCH rows, and LiteRT's files one fixed batch: a larger batch goes in calls of that many,
     as an app would send it (LiteRT's runner splits it itself)."""
-    most = {"executorch": EXECUTORCH_MAX_BATCH, "litert": max(litert.BATCHES)}.get(fmt)
+    most = {"executorch": MAX_BATCH, "litert": max(litert.BATCHES)}.get(fmt)
     notes = {}
 
     def make_call(batch):

@@ -59,8 +59,9 @@ def image(
 
 def run_line(built, token_file) -> str:
     """The locked-down `podman run` a user pastes."""
-    line = "podman run --rm -p 8080:8080 -p 8081:8081 --read-only --cap-drop=ALL --security-opt no-new-privileges"
-    line += " --memory 256m --pids-limit 256"
+    from toolkit.deploy.context import LOCKED_DOWN
+
+    line = f"podman run --rm -p 8080:8080 -p 8081:8081 {' '.join(LOCKED_DOWN)}"
     if token_file:
         line += f" -v ./token:{token_file}:ro"
     return f"{line} {built.tag}"

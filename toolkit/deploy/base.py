@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from toolkit.atomic import link_or_copy
 from toolkit.deploy.engine import Engine, run_tool
 from toolkit.errors import ImageError
 
@@ -116,10 +117,3 @@ def make_rootfs(tarball: Path, suite: str, sources: list) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system
-        shutil.copyfile(source, target)

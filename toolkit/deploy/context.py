@@ -23,6 +23,9 @@ PUBLIC_KEY = "/etc/tk/signing.pub"
 LIB = "/opt/tk/lib"  # the runtime's packages and tk's code
 REST_PORT, GRPC_PORT = 8080, 8081  # KServe's ports for a custom container
 HEALTH = "/v2/health/ready"
+# How the image is meant to run: read-only, no capabilities, no new privileges, bounded memory and processes.
+LOCKED_DOWN = ("--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--memory", "256m")
+LOCKED_DOWN += ("--pids-limit", "256")
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a model's folder under /models
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from toolkit.deploy.engine import Engine, run_tool
 from toolkit.errors import ImageError
 
-BUILD_CONTAINER_FIELDS = ("container",)
+BUILD_CONTAINER = "container"  # the docker-format config's field for the build container's ID
 
 
 def drop_build_container(engine: Engine, tag: str) -> None:
@@ -33,10 +33,8 @@ def drop_build_container(engine: Engine, tag: str) -> None:
         manifest = json.loads((folder / "manifest.json").read_text())
         old = folder / manifest["config"]["digest"].split(":", 1)[1]
         config = json.loads(old.read_bytes())
-        if not any(field in config for field in BUILD_CONTAINER_FIELDS):
+        if config.pop(BUILD_CONTAINER, None) is None:
             return
-        for field in BUILD_CONTAINER_FIELDS:
-            config.pop(field, None)
         data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
         digest = hashlib.sha256(data).hexdigest()
         old.unlink()

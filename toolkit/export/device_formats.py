@@ -3,7 +3,7 @@ OpenVINO IR (model.xml + model.bin) for Intel edge machines, and Core ML (model.
 Apple's.
 
 - ExecuTorch: torch.export -> to_edge_transform_and_lower with the XNNPACK partitioner. The batch is dynamic
-  within 1..EXECUTORCH_MAX_BATCH. The example batch matters: exported with one under 16, the CNN's program
+  within 1..MAX_BATCH. The example batch matters: exported with one under 16, the CNN's program
   silently capped its largest batch at 15 (batch 512 then failed at run time); with 16 or more it took the
   whole range. So the example is EXECUTORCH_EXAMPLE_BATCH, and the program is run at both ends of the
   range before it is accepted.
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-EXECUTORCH_MAX_BATCH = 1024
+MAX_BATCH = 1024  # the largest batch of ExecuTorch's program and Core ML's model
+MAX_TOKENS = 4096  # a text model's most words there
 EXECUTORCH_EXAMPLE_BATCH = 16
 # format -> the package it needs (LiteRT's converter lives in a venv of its own: litert.py)
 CONVERTERS = {"executorch": "executorch", "openvino": "openvino", "coreml": "coremltools", "litert": "litert-torch"}
@@ -60,15 +61,15 @@ def executorch_bytes(module, example_input) -> bytes:
     from executorch.exir import to_edge_transform_and_lower
 
     example = example_input(EXECUTORCH_EXAMPLE_BATCH)
-    dims = {0: torch.export.Dim("batch", min=1, max=EXECUTORCH_MAX_BATCH)}
+    dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}
     if example.dtype == torch.int64:  # a text model's token ids: the number of words varies too
-        dims[1] = torch.export.Dim("tokens", min=1, max=4096)
+        dims[1] = torch.export.Dim("tokens", min=1, max=MAX_TOKENS)
     program = torch.export.export(module, (example,), dynamic_shapes=(dims,))
     data = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
     run = executorch_runner(data)
-    for batch in (1, EXECUTORCH_MAX_BATCH):  # the guard: the whole promised range runs
+    for batch in (1, MAX_BATCH):  # the guard: the whole promised range runs
         if not runs(run, example_input(batch).numpy()):  # raised out here: the reason is this line, not ET's
-            raise RuntimeError(f"the program refuses a batch of {batch}; its bounds are 1..{EXECUTORCH_MAX_BATCH}")
+            raise RuntimeError(f"the program refuses a batch of {batch}; its bounds are 1..{MAX_BATCH}")
     return data
 
 
@@ -118,9 +119,9 @@ def coreml_bytes(program, example) -> bytes:
     import torch
 
     ct = quiet_coremltools()
-    batch = ct.RangeDim(1, EXECUTORCH_MAX_BATCH, default=1)
+    batch = ct.RangeDim(1, MAX_BATCH, default=1)
     if example.dtype == torch.int64:
-        shape, dtype = ct.Shape((batch, ct.RangeDim(1, 4096, default=7))), np.int32
+        shape, dtype = ct.Shape((batch, ct.RangeDim(1, MAX_TOKENS, default=7))), np.int32
     else:
         shape, dtype = ct.Shape((batch, *example.shape[1:])), np.float32
     with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="tk-coreml-") as folder:

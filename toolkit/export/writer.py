@@ -8,11 +8,9 @@ file one by one: the old folder goes as a whole, and only if it held nothing but
 """
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-from toolkit.atomic import folder_lock, remove_stale_staging, replaced_folder
+from toolkit.atomic import folder_lock, link_or_copy, remove_stale_staging, replaced_folder
 from toolkit.errors import ToolkitError, UsageError
 from toolkit.export import manifest as manifest_builder
 from toolkit.runtime import bundle, signing, trust
@@ -67,7 +65,7 @@ def write_bundle(out_dir, spec, built: dict, weights: dict, ckpt=None, sign_key=
             for name, (data, _) in built.items():
                 (staging / name).write_bytes(data)
             for name in carried + ([bundle.VERIFICATION] if verification else []):
-                _copy(out_dir / name, staging / name)
+                link_or_copy(out_dir / name, staging / name)
             onnx_bytes = built.get("model.onnx", (None,))[0]
             manifest = manifest_builder.build(spec, files, format_files, weights, ckpt, previous, onnx_bytes, failed)
             manifest.verification = verification
@@ -124,11 +122,3 @@ def _still_valid_verification(out_dir: Path, files: dict):
         except (KeyError, TypeError):
             return None
     return None
-
-
-def _copy(source: Path, target: Path) -> None:
-    """A hard link where the file system allows (no bytes copied), else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
