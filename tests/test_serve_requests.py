@@ -73,7 +73,8 @@ BAD_REQUESTS = [  # (path, body, headers, status, words the error names)
         "classification",
     ),
     (INFER, {**json_input(), "id": 7}, {}, 400, "'id'"),
-    (INFER, json_input(), {"Content-Encoding": "gzip"}, 400, "Content-Encoding"),
+    (INFER, json_input(), {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
+    (INFER, json_input(), {"Content-Encoding": "br"}, 400, "Content-Encoding 'br'"),
     (INFER, None, {"Content-Length": "0"}, 400, "not valid JSON"),
     (
         "/v2/models/linear-regression/infer",
@@ -224,6 +225,6 @@ def test_a_bad_bundle_stops_the_start_with_one_line(tmp_path):
         start(bundle)
     twin = shutil.copytree(REFERENCE_BUNDLE, tmp_path / "twin")
     with pytest.raises(
-        AssertionError, match=r"exited 2: (?s:.*)\ntk: error: [^\n]*second bundle of model 'fashion-mlp'"
+        AssertionError, match=r"exited 2: (?s:.*)tk: error: [^\n]*second bundle of model 'fashion-mlp'"
     ):
         start(REFERENCE_BUNDLE, twin)

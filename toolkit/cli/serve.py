@@ -1,5 +1,6 @@
 """`tk serve`: bundles behind the Open Inference Protocol, REST and gRPC (no torch)."""
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,10 +10,21 @@ from toolkit.cli.app import Device, PublicKeyOption
 from toolkit.errors import UsageError
 
 BUNDLES_HELP = "Bundle folders to serve, each by its manifest's model name (version 1)."
-REPOSITORY_HELP = "Also serve every bundle folder directly under DIR."
+REPOSITORY_HELP = "Also serve DIR: bundle folders directly under it (version 1), and DIR/<model>/<version>/ bundles."
+POLICY_HELP = "Which versions of a model to serve: latest, latest:N, all, or specific:1,3."
+CONTROL_HELP = "none: serve what is there at the start; poll: watch --repository; explicit: the repository API."
+POLL_HELP = "How often --model-control poll looks at the repository."
+ACCESS_HELP = "Print one JSON line per request to stdout (request id, model, version, status, ms; no body)."
+WORKERS_HELP = "Server processes sharing the ports (SO_REUSEPORT), each with its own models."
 TOKEN_HELP = "A file holding a secret: every route but the health probes then needs 'Authorization: Bearer <secret>'."
 THREADS_HELP = "ONNX Runtime threads per model (0: one per core). One leaves the other cores to reading requests."
 MAX_TOKEN_BYTES = 4096
+
+
+class Control(str, Enum):
+    none = "none"
+    poll = "poll"
+    explicit = "explicit"
 
 
 def serve(
@@ -36,16 +48,35 @@ def serve(
     device: Annotated[Device, typer.Option(help="ONNX Runtime provider.")] = Device.auto,
     threads: Annotated[int, typer.Option(min=0, max=256, help=THREADS_HELP)] = 1,
     public_key: PublicKeyOption = None,
+    version_policy: Annotated[str, typer.Option(help=POLICY_HELP)] = "latest",
+    model_control: Annotated[Control, typer.Option(help=CONTROL_HELP)] = Control.none,
+    poll_seconds: Annotated[float, typer.Option(min=0.1, max=3600, help=POLL_HELP)] = 5.0,
+    request_timeout_s: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Deadline for a request's head and body to arrive (408).")
+    ] = 60.0,
+    max_connections: Annotated[int, typer.Option(min=1, max=1_000_000, help="Open connections (503 past it).")] = 1000,
+    keep_alive_s: Annotated[float, typer.Option(min=0.1, max=3600, help="How long an idle connection stays.")] = 5.0,
+    access_log: Annotated[bool, typer.Option(help=ACCESS_HELP)] = False,
+    workers: Annotated[int, typer.Option(min=1, max=256, help=WORKERS_HELP)] = 1,
 ):
     """Serve bundles over the Open Inference Protocol (KServe v2): REST, gRPC, a page at /, /metrics."""
-    from toolkit.serve.server import Options, bundle_dirs
+    from toolkit.serve.connections import Limits
+    from toolkit.serve.repository import Policy
+    from toolkit.serve.server import Options
     from toolkit.serve.server import serve as run_server
 
     token = read_token(token_file)
     options = Options(host, port, grpc_port, max_batch, max_delay_ms, max_body_mb, token, device.value, threads)
+    options.policy, options.control, options.poll_seconds = (
+        Policy.parse(version_policy),
+        model_control.value,
+        poll_seconds,
+    )
+    options.limits = Limits(request_seconds=request_timeout_s, max_connections=max_connections)
+    options.keep_alive_seconds, options.access_log, options.workers = keep_alive_s, access_log, workers
     if options.token is None and host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"tk: warning: serving on {host} without --token-file: anyone who can reach it can use it", err=True)
-    run_server(bundle_dirs(bundles or [], repository), options, public_key, log=lambda line: typer.echo(line, err=True))
+    run_server(bundles or [], repository, options, public_key, log=lambda line: typer.echo(line, err=True))
 
 
 def read_token(path: Path | None) -> str | None:

@@ -33,27 +33,29 @@ class Waiting:
 
 
 class Batcher:
-    def __init__(self, model, max_batch: int, max_delay: float, metrics):
+    def __init__(self, model, max_batch: int, max_delay: float, metrics, lone=lambda: False):
         self.model, self.max_batch, self.max_delay, self.metrics = model, max_batch, max_delay, metrics
+        self.lone = lone  # True while only one request is in flight (the batch being run is its)
         self.waiting = collections.deque()
         self.arrived = asyncio.Event()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"tk-{model.name}")
         self.inline = model.batch1_seconds < INLINE_SECONDS and max_delay == 0
         self.running = False
+        self.pending = 0  # requests handed in and not yet answered
         self.worker = asyncio.get_running_loop().create_task(self._work())
 
-    async def infer(self, batch: np.ndarray, alone: bool = False) -> np.ndarray:
-        """The model's output rows for this request's batch; `alone`: no other request is in flight."""
+    async def infer(self, batch: np.ndarray) -> np.ndarray:
+        """The model's output rows for this request's batch."""
         if len(self.waiting) >= MAX_WAITING:
             raise Busy(f"{self.model.name}: {MAX_WAITING} requests already waiting; try again shortly")
-        if alone and self.inline and not self.running and not self.waiting:
-            self.metrics.queue_time(self.model.name, 0.0)
-            self.metrics.batch_size(self.model.name, len(batch))
-            return self.model.run(batch)
         item = Waiting(batch, asyncio.get_running_loop().create_future())
         self.waiting.append(item)
         self.arrived.set()
-        return await item.future
+        self.pending += 1
+        try:
+            return await item.future
+        finally:
+            self.pending -= 1
 
     async def _work(self):
         while True:
@@ -95,7 +97,10 @@ class Batcher:
             merged = self.model.merge([item.batch for item in items])
             self.metrics.batch_size(self.model.name, len(merged))
             self.running = True
-            output = await asyncio.get_running_loop().run_in_executor(self.executor, self.model.run, merged)
+            if self.inline and len(items) == 1 and self.lone():
+                output = self.model.run(merged)
+            else:
+                output = await asyncio.get_running_loop().run_in_executor(self.executor, self.model.run, merged)
         except Exception as exc:  # the model failed on checked inputs: every caller of this batch hears it
             for item in items:
                 if not item.future.done():
@@ -110,6 +115,10 @@ class Batcher:
                 item.future.set_result(output[offset : offset + rows])
             offset += rows
 
-    async def close(self):
+    async def close(self, patience: float = 60.0):
+        """Answer every request already handed in (a retired version finishes what it started), then stop."""
+        deadline = time.perf_counter() + patience
+        while self.pending and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
         self.worker.cancel()
         self.executor.shutdown(wait=True)

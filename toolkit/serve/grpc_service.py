@@ -35,7 +35,8 @@ def load_messages() -> dict:
 
 
 class InferenceService:
-    """The six RPCs over a Service; each checks the token first where one is needed."""
+    """The protocol's six RPCs and the repository extension's three over a Service; each checks the token
+    first where one is needed."""
 
     def __init__(self, service):
         self.service = service
@@ -43,6 +44,7 @@ class InferenceService:
 
     def handler(self) -> grpc.GenericRpcHandler:
         methods = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer")
+        methods += ("RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload")
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
                 self._guarded(name),
@@ -90,18 +92,43 @@ class InferenceService:
         return self.messages["ServerMetadataResponse"](**self.service.server_metadata())
 
     async def ModelMetadata(self, request):
-        return self.messages["ModelMetadataResponse"](**self.service.model(request.name, request.version).metadata())
+        return self.messages["ModelMetadataResponse"](**self.service.model_metadata(request.name, request.version))
 
     async def ModelInfer(self, request):
         with self.service.counted():
-            model, parsed, outputs = await self.service.infer(
+            loaded, parsed, outputs = await self.service.infer(
                 request.model_name, request.model_version, lambda: parse_grpc(request), "grpc"
             )
-        response = self.messages["ModelInferResponse"](model_name=model.name, model_version="1", id=request.id)
+        response = self.messages["ModelInferResponse"](
+            model_name=loaded.name, model_version=loaded.version, id=request.id
+        )
         for output in outputs:
             response.outputs.add(name=output.name, datatype=output.datatype, shape=list(output.array.shape))
             response.raw_output_contents.append(to_raw(output.array, output.datatype))
         return response
+
+    async def RepositoryIndex(self, request):
+        response = self.messages["RepositoryIndexResponse"]()
+        for entry in self.service.repository_index(request.ready):
+            response.models.add(**entry)
+        return response
+
+    async def RepositoryModelLoad(self, request):
+        no_parameters(request)
+        await self.service.repository_load(request.model_name)
+        return self.messages["RepositoryModelLoadResponse"]()
+
+    async def RepositoryModelUnload(self, request):
+        no_parameters(request)
+        await self.service.repository_unload(request.model_name)
+        return self.messages["RepositoryModelUnloadResponse"]()
+
+
+def no_parameters(request):
+    """tritonclient's unload sends unload_dependents=false; any other parameter is refused, as over REST."""
+    given = {key for key in request.parameters if key != "unload_dependents"}
+    if given:
+        raise ProtocolError(f"tk takes no repository parameters (given: {', '.join(sorted(given))})")
 
 
 def create_server(service, address: str, max_message: int) -> grpc.aio.Server:

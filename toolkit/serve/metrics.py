@@ -1,7 +1,8 @@
 """Prometheus metrics at /metrics (prometheus-client), in a registry of the server's own.
 
 Model labels are only ever the served models' names ("" for a name that is not served), so that a
-client cannot grow the label set by asking for made-up models.
+client cannot grow the label set by asking for made-up models; loads are counted by the repository's
+model names (folders on the server's own disk).
 """
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -14,8 +15,9 @@ OUTCOMES = {200: "success", 400: "bad_request", 404: "not_found", 413: "too_larg
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, model_names):
-        self.known = set(model_names)
+    def __init__(self, served):
+        self.known = served  # a live mapping: the names served now
+        self.children = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "tk_inference_requests", "Inference requests by model, protocol and outcome.",
@@ -33,21 +35,36 @@ class Metrics:
             "tk_inference_batch_size", "Rows per ONNX Runtime call (requests merged by dynamic batching).",
             ["model"], buckets=BATCH_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.loads = Counter(
+            "tk_model_loads", "Model version loads, at the start and while serving, by model and outcome.",
+            ["model", "outcome"], registry=self.registry,
+        )  # fmt: skip
+
+    def model_load(self, model: str, ok: bool):
+        self.loads.labels(model, "success" if ok else "failure").inc()
 
     def label(self, model: str) -> str:
         return model if model in self.known else ""
 
     def request(self, model: str, protocol: str, status: int, seconds: float):
         model = self.label(model)
-        self.requests.labels(model, protocol, OUTCOMES.get(status, "error")).inc()
+        self._child(self.requests, model, protocol, OUTCOMES.get(status, "error")).inc()
         if status == 200:
-            self.latency.labels(model, protocol).observe(seconds)
+            self._child(self.latency, model, protocol).observe(seconds)
 
     def queue_time(self, model: str, seconds: float):
-        self.queue.labels(model).observe(seconds)
+        self._child(self.queue, model).observe(seconds)
 
     def batch_size(self, model: str, rows: int):
-        self.batches.labels(model).observe(rows)
+        self._child(self.batches, model).observe(rows)
+
+    def _child(self, metric, *labels):
+        """metric.labels(*labels), kept: looking a child up takes a lock and builds a key on every request."""
+        key = (metric, labels)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = metric.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,7 +37,7 @@ class ServedModel:
         self.output_kind = manifest.output.kind
         self.batch1_seconds = float("inf")  # measured by warm_up()
 
-    def metadata(self) -> dict:
+    def metadata(self, versions: list) -> dict:
         """The protocol's model metadata; `properties` say what the page (and a curious client) needs."""
         properties = {"kind": self.kind, "output": self.output_kind}
         properties["labels"] = json.dumps(self.labels)
@@ -46,7 +46,7 @@ class ServedModel:
             properties["bytes_input"] = f"{self.input_name!r} also takes BYTES [-1]: {BYTES_INPUT[self.kind]}"
         return {
             "name": self.name,
-            "versions": ["1"],
+            "versions": versions,
             "platform": "onnxruntime_onnx",
             "inputs": [{"name": self.input_name, "datatype": self.datatype, "shape": [-1, *self.sample_shape]}],
             "outputs": [{"name": self.output_name, "datatype": "FP32", "shape": [-1, *self.output_shape]}],

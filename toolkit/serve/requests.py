@@ -141,7 +141,7 @@ def _rest_output(item: dict, default_binary: bool) -> RequestedOutput:
     return RequestedOutput(name, binary, class_count(params.get("classification"), f"output {name!r}"))
 
 
-def rest_answer(model: str, request_id, outputs: list) -> tuple:
+def rest_answer(model: str, version: str, request_id, outputs: list) -> tuple:
     """(body bytes, JSON header length or None): binary outputs follow the JSON, in output order."""
     described, chunks = [], []
     for output in outputs:
@@ -152,7 +152,7 @@ def rest_answer(model: str, request_id, outputs: list) -> tuple:
         else:
             entry["data"] = tensors.to_json_data(output.array, output.datatype)
         described.append(entry)
-    answer = {"model_name": model, "model_version": "1", "outputs": described}
+    answer = {"model_name": model, "model_version": version, "outputs": described}
     if request_id is not None:
         answer["id"] = request_id
     header = orjson.dumps(answer)

@@ -1,8 +1,9 @@
-"""The protocol's REST surface as a Starlette app (uvicorn runs it), plus /metrics and the page at /.
+"""The protocol's REST surface but inference (asgi.py answers that) as a Starlette app: health, metadata,
+the repository extension, /metrics and the page at /.
 
 Every error is `{"error": "..."}` with the protocol's status; no traceback ever reaches a client. With a
 token, every route but the health probes and the page (static, it holds no model data) needs
-`Authorization: Bearer <token>`.
+`Authorization: Bearer <token>` (asgi.Entry checks it).
 """
 
 import logging
@@ -14,12 +15,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from toolkit.serve.requests import parse_rest, rest_answer
+from toolkit.serve.asgi import Entry
+from toolkit.serve.requests import parse_json
 from toolkit.serve.service import InternalError
 from toolkit.serve.tensors import ProtocolError, TooLarge
 
-OPEN_PATHS = {"/", "/v2/health/live", "/v2/health/ready"}
-HEADER_LENGTH = "inference-header-content-length"
+MAX_REPOSITORY_BODY = 1 << 16  # an index, load or unload request is a few bytes of JSON
 log = logging.getLogger("tk.serve")
 
 
@@ -52,8 +53,8 @@ def answers_errors(handler):
 class Endpoints:
     """One method per route, over the protocol-independent Service."""
 
-    def __init__(self, service, max_body: int):
-        self.service, self.max_body = service, max_body
+    def __init__(self, service):
+        self.service = service
         self.page = resources.files("toolkit.serve").joinpath("page.html").read_bytes()
 
     async def live(self, request):
@@ -66,35 +67,31 @@ class Endpoints:
         return json_response(self.service.server_metadata())
 
     async def model_metadata(self, request):
-        return json_response(self._model(request).metadata())
+        params = request.path_params
+        return json_response(self.service.model_metadata(params["name"], params.get("version")))
 
     async def model_ready(self, request):
+        loaded = self.service.model(request.path_params["name"], request.path_params.get("version"))
         ready = self.service.ready
-        return json_response({"name": self._model(request).name, "ready": ready}, 200 if ready else 503)
-
-    def _model(self, request):
-        return self.service.model(request.path_params["name"], request.path_params.get("version"))
+        return json_response({"name": loaded.name, "ready": ready}, 200 if ready else 503)
 
     async def repository_index(self, request):
-        """Triton's model repository index (the page lists the models with it)."""
-        return json_response([{"name": name, "version": "1", "state": "READY"} for name in sorted(self.service.models)])
+        """Triton's model repository index: every version with its state (the page lists the models with it)."""
+        body = await repository_body(request)
+        ready_only = body.get("ready", False)
+        if not isinstance(ready_only, bool):
+            raise ProtocolError("the index request's 'ready' must be true or false")
+        return json_response(self.service.repository_index(ready_only))
 
-    async def infer(self, request):
-        with self.service.counted():
-            return await self._infer(request)
+    async def repository_load(self, request):
+        await repository_body(request)
+        await self.service.repository_load(request.path_params["name"])
+        return json_response({})
 
-    async def _infer(self, request):
-        encoding = request.headers.get("content-encoding", "identity").lower()
-        if encoding != "identity":
-            raise ProtocolError(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")
-        body = await read_body(request, self.max_body)
-        header = request.headers.get(HEADER_LENGTH)
-        name, version = request.path_params["name"], request.path_params.get("version")
-        model, parsed, outputs = await self.service.infer(name, version, lambda: parse_rest(body, header), "rest")
-        content, json_length = rest_answer(model.name, parsed.id, outputs)
-        if json_length is None:
-            return Response(content, media_type="application/json")
-        return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(json_length)})
+    async def repository_unload(self, request):
+        await repository_body(request)
+        await self.service.repository_unload(request.path_params["name"])
+        return json_response({})
 
     async def metrics(self, request):
         return Response(self.service.metrics.exposition(), media_type=self.service.metrics.content_type)
@@ -103,9 +100,10 @@ class Endpoints:
         return Response(self.page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-def create_app(service, max_body: int):
-    """The ASGI app: the protocol's routes (with and without /versions/{version}), /metrics, the page."""
-    api = Endpoints(service, max_body)
+def create_app(service, max_body: int, access_log: bool = False):
+    """The ASGI app: the protocol's routes (with and without /versions/{version}), /metrics, the page;
+    inference goes straight to asgi.Entry, in front of them."""
+    api = Endpoints(service)
     routes = [
         ("/", api.index, ["GET"]),
         ("/v2/health/live", api.live, ["GET"]),
@@ -113,19 +111,20 @@ def create_app(service, max_body: int):
         ("/v2", api.server_metadata, ["GET"]),
         ("/v2/", api.server_metadata, ["GET"]),
         ("/v2/repository/index", api.repository_index, ["POST"]),
+        ("/v2/repository/models/{name}/load", api.repository_load, ["POST"]),
+        ("/v2/repository/models/{name}/unload", api.repository_unload, ["POST"]),
         ("/metrics", api.metrics, ["GET"]),
     ]
     for model_path in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         routes += [
             (model_path, api.model_metadata, ["GET"]),
             (model_path + "/ready", api.model_ready, ["GET"]),
-            (model_path + "/infer", api.infer, ["POST"]),
         ]
     app = Starlette(
         routes=[Route(path, answers_errors(endpoint), methods=methods) for path, endpoint, methods in routes],
         exception_handlers={HTTPException: http_error},
     )
-    return TokenCheck(app, service)
+    return Entry(app, service, max_body, access_log)
 
 
 PAGE_POLICY = "default-src 'self'; img-src blob:; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
@@ -138,31 +137,16 @@ async def http_error(request, exc: HTTPException) -> Response:
     return error(text.get(exc.status_code, exc.detail), exc.status_code)
 
 
-async def read_body(request, limit: int) -> bytes:
-    """The whole body, or TooLarge as soon as it passes `limit` bytes (before reading it all)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body of {int(declared)} bytes is over this server's limit of {limit}")
-    chunks, size = [], 0
+async def repository_body(request) -> dict:
+    """A repository request's JSON body ({} when empty); tk takes no load or unload parameters (a config or
+    files sent with a load would be code and data from the network)."""
+    body = b""
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the body is over this server's limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-class TokenCheck:
-    """ASGI middleware: 401 in the protocol's form for a request without the right bearer token."""
-
-    def __init__(self, app, service):
-        self.app, self.service = app, service
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            if not self.service.authorized(header):
-                response = error("a valid 'Authorization: Bearer <token>' header is needed", 401)
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return await response(scope, receive, send)
-        return await self.app(scope, receive, send)
+        body += chunk
+        if len(body) > MAX_REPOSITORY_BODY:
+            raise TooLarge(f"a repository request's body is over {MAX_REPOSITORY_BODY} bytes")
+    found = parse_json(body) if body.strip() else {}
+    given = found.get("parameters") or {}
+    if not isinstance(given, dict) or set(given) - {"unload_dependents"}:  # tk has no ensembles to unload
+        raise ProtocolError("tk takes no repository parameters (a model is loaded from its folder as it is)")
+    return found

@@ -1,5 +1,6 @@
-"""What the server does, whichever protocol asked: the models by name, their batchers, metadata, and
-inference from a parsed request to its outputs. REST (rest.py) and gRPC (grpc_service.py) only translate.
+"""What the server does, whichever protocol asked: the live models by name and version, their batchers,
+metadata, the repository API, and inference from a parsed request to its outputs. REST (asgi.py, rest.py)
+and gRPC (grpc_service.py) only translate.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from toolkit.serve.metrics import Metrics
 from toolkit.serve.tensors import NotFound, ProtocolError
 
 EXTENSIONS = ["binary_tensor_data", "classification"]
-VERSION = "1"  # every bundle is served as version 1 of its model
+CONTROLS = ("none", "poll", "explicit")  # Triton's model control modes
 
 
 class InternalError(Exception):
@@ -22,24 +23,32 @@ class InternalError(Exception):
 
 
 class Service:
-    def __init__(self, models, max_batch: int, max_delay: float, token: str | None = None):
-        self.models = {model.name: model for model in models}
+    def __init__(self, live, max_batch: int, max_delay: float, token: str | None = None, control: str = "none"):
+        self.live, self.control = live, control
         self.max_batch, self.max_delay, self.token = max_batch, max_delay, token
-        self.metrics = Metrics(self.models)
-        self.batchers = {}
+        self.metrics = Metrics(live.serving)
+        live.on_load = self.metrics.model_load
         self.ready = False
         self.in_flight = 0  # inference requests from their first byte to their answer (see counted)
+        self.repository_lock = None  # one load or unload at a time
+
+    def make_batcher(self, model) -> Batcher:
+        lone = lambda: self.in_flight == 1  # noqa: E731
+        return Batcher(model, self.max_batch, self.max_delay, self.metrics, lone)
 
     async def start(self):
         """Batchers on the running event loop; then the server is ready."""
-        self.batchers = {
-            name: Batcher(m, self.max_batch, self.max_delay, self.metrics) for name, m in self.models.items()
-        }
+        self.live.make_batcher = self.make_batcher
+        for versions in self.live.serving.values():
+            for loaded in versions.values():
+                loaded.batcher = self.make_batcher(loaded.model)
+        self.repository_lock = asyncio.Lock()
         self.ready = True
 
     async def stop(self):
         self.ready = False
-        await asyncio.gather(*(batcher.close() for batcher in self.batchers.values()))
+        batchers = [loaded.batcher for versions in self.live.serving.values() for loaded in versions.values()]
+        await asyncio.gather(*(batcher.close() for batcher in batchers), *self.live.retiring)
 
     def authorized(self, header: str | None) -> bool:
         """`Authorization: Bearer <token>`, compared in constant time; anything goes without a token."""
@@ -49,15 +58,50 @@ class Service:
         return hmac.compare_digest(given.strip().encode(), self.token.encode())
 
     def server_metadata(self) -> dict:
-        return {"name": "tk", "version": toolkit.__version__, "extensions": EXTENSIONS}
+        extensions = EXTENSIONS + (["model_repository"] if self.control == "explicit" else [])
+        return {"name": "tk", "version": toolkit.__version__, "extensions": extensions}
+
+    def names(self):
+        return self.live.serving.keys()
 
     def model(self, name: str, version: str | None = None):
-        found = self.models.get(name)
-        if found is None:
-            raise NotFound(f"unknown model {name!r} (served: {', '.join(sorted(self.models))})")
-        if version not in (None, "", VERSION):
-            raise NotFound(f"model {name!r} has no version {version!r} (only {VERSION!r})")
-        return found
+        """The Loaded version a request for (name, version) runs on."""
+        return self.live.find(name, version)
+
+    def model_metadata(self, name: str, version: str | None = None) -> dict:
+        return self.model(name, version).model.metadata(self.live.versions(name))
+
+    def repository_index(self, ready_only: bool = False) -> list:
+        return self.live.index(ready_only)
+
+    async def repository_load(self, name: str):
+        """Explicit model control: read the model's folder again and serve what the policy selects."""
+        self._explicit("load")
+        async with self.repository_lock:
+            failures = await self.live.sync([name])
+        if name not in self.live.on_disk:
+            raise NotFound(f"no model {name!r} in the repository")
+        if failures:
+            raise ProtocolError(f"model {name!r} did not load: {failures[0]}")
+
+    async def repository_unload(self, name: str):
+        self._explicit("unload")
+        async with self.repository_lock:
+            if name not in self.live.serving:
+                raise NotFound(f"model {name!r} is not loaded")
+            for version in list(self.live.serving[name]):
+                self.live.unload(name, version)
+
+    def _explicit(self, what: str):
+        if self.control != "explicit":
+            raise ProtocolError(f"{what}: this server runs with --model-control {self.control}, not explicit")
+
+    async def poll(self, seconds: float):
+        """Poll model control: look at the repository every `seconds` until cancelled."""
+        while True:
+            await asyncio.sleep(seconds)
+            async with self.repository_lock:
+                await self.live.sync()
 
     @contextlib.contextmanager
     def counted(self):
@@ -69,16 +113,16 @@ class Service:
             self.in_flight -= 1
 
     async def infer(self, name: str, version: str | None, parse, protocol: str) -> tuple:
-        """(model, request, outputs) for the request `parse()` reads; its outcome counted in the metrics.
+        """(Loaded, request, outputs) for the request `parse()` reads; its outcome counted in the metrics.
         ProtocolError for the client's mistakes, InternalError for the model's."""
         started, status = time.perf_counter(), 500
         try:
-            model = self.model(name, version)
+            loaded = self.live.find(name, version)
+            model = loaded.model
             request = parse()
-            tensor = model.check(request, self.max_batch)
-            batch = model.prepare(tensor)
+            batch = model.prepare(model.check(request, self.max_batch))
             try:
-                output = await self.batchers[model.name].infer(batch, alone=self.in_flight == 1)
+                output = await loaded.batcher.infer(batch)
             except ProtocolError:
                 raise
             except ToolkitError as exc:
@@ -86,7 +130,7 @@ class Service:
             except Exception as exc:
                 raise InternalError(f"{model.name}: the model failed ({type(exc).__name__})") from exc
             status = 200
-            return model, request, model.outputs(request, output)
+            return loaded, request, model.outputs(request, output)
         except ProtocolError as exc:
             status = exc.status
             raise

@@ -25,6 +25,7 @@ NUMERIC = {
     "FP64": np.dtype("<f8"),
 }
 DATATYPES = (*NUMERIC, "BYTES")
+FLOATS = ("FP16", "FP32", "FP64")
 MAX_ELEMENTS = 1 << 26  # no request may promise more than this many elements, whatever its body holds
 LENGTH = struct.Struct("<I")
 
@@ -76,6 +77,8 @@ def from_json(name: str, datatype: str, shape, data) -> Tensor:
         raise ProtocolError(f"input {name!r}: data must be a list")
     if datatype == "BYTES":
         return Tensor(name, datatype, tuple(shape), np.array(flatten_strings(name, data, count), dtype=object))
+    if datatype in FLOATS:
+        return Tensor(name, datatype, tuple(shape), _floats(name, datatype, shape, data, count))
     try:
         array = np.array(data)
     except (ValueError, OverflowError):
@@ -86,6 +89,24 @@ def from_json(name: str, datatype: str, shape, data) -> Tensor:
     if array.size != count:
         raise ProtocolError(f"input {name!r}: data has {array.size} elements, shape {list(shape)} needs {count}")
     return Tensor(name, datatype, tuple(shape), checked_cast(name, datatype, array).reshape(shape))
+
+
+def _floats(name: str, datatype: str, shape, data: list, count: int) -> np.ndarray:
+    """Float data read straight into the datatype: half the time of reading it untyped first (the float
+    models' JSON requests spend most of their parsing here). numpy reads a numeric string or a boolean
+    as the number it names; anything else that is not a number is refused."""
+    try:
+        array = np.array(
+            data, dtype=NUMERIC[datatype]
+        )  # too large: infinity, refused below (tk serve sets over=ignore)
+    except (ValueError, TypeError, OverflowError):
+        raise ProtocolError(f"input {name!r}: data holds values that are not {datatype}, or is not shaped like "
+                            f"{list(shape)}") from None  # fmt: skip
+    if array.size != count:
+        raise ProtocolError(f"input {name!r}: data has {array.size} elements, shape {list(shape)} needs {count}")
+    if not np.isfinite(array).all():
+        raise ProtocolError(f"input {name!r}: non-finite numbers (NaN, infinity, or too large for {datatype})")
+    return array.reshape(shape)
 
 
 def flatten_strings(name: str, data: list, count: int) -> list:
