@@ -224,7 +224,5 @@ def test_a_bad_bundle_stops_the_start_with_one_line(tmp_path):
     with pytest.raises(AssertionError, match=r"exited 1: tk: error: .*model.onnx: sha256 does not match"):
         start(bundle)
     twin = shutil.copytree(REFERENCE_BUNDLE, tmp_path / "twin")
-    with pytest.raises(
-        AssertionError, match=r"exited 2: (?s:.*)tk: error: [^\n]*second bundle of model 'fashion-mlp'"
-    ):
+    with pytest.raises(AssertionError, match=r"exited 2: (?s:.*)tk: error: [^\n]*second bundle of model 'fashion-mlp'"):
         start(REFERENCE_BUNDLE, twin)

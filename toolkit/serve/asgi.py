@@ -56,7 +56,8 @@ class Entry:
         else:
             status = await self.pass_on(scope, receive, send, echo)
         if self.access_log:
-            self.log_access(scope, request_id if echo else None, status, version, time.perf_counter() - started)
+            request_id = request_id.decode("ascii") if echo else None
+            self.log_access(scope, request_id, status, version, time.perf_counter() - started)
 
     async def pass_on(self, scope, receive, send, echo: list) -> int:
         """The Starlette app answers; returns the status it sent."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 SWEEP_SECONDS = 0.5  # how often request deadlines are checked (they are kept to within this)
+LINGER_SECONDS = 2.0  # how long a refused connection's last bytes are read and dropped before it is closed
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class OneWrite:
         self._flush()
         self._transport.close()
 
+    def write_eof(self):
+        self._flush()
+        self._transport.write_eof()
+
     def __getattr__(self, name):
         return getattr(self._transport, name)
 
@@ -76,7 +81,7 @@ class LimitedProtocol(HttpToolsProtocol):
     sweeping = False  # one timer looks at every connection twice a second: cheaper than a timer per request
 
     def connection_made(self, transport):
-        self.started, self.head_bytes, self.reading_head = self.loop.time(), 0, True
+        self.started, self.head_bytes, self.reading_head, self.discarding = self.loop.time(), 0, True, False
         if len(self.connections) >= self.limits.max_connections:
             self.transport = transport  # connection_lost closes it
             transport.write(self.too_many)
@@ -92,14 +97,21 @@ class LimitedProtocol(HttpToolsProtocol):
         return self.started is not None and now - self.started > self.limits.request_seconds
 
     def refuse(self, response: bytes):
+        """Answer `response` and close, reading and dropping what the client still sends for LINGER_SECONDS
+        (as nginx's lingering close): closing with its bytes unread would reset the connection, and the client
+        might never see why."""
         self.started = None
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self.discarding:
             return
         if self.cycle is None or not self.cycle.response_started:
             self.transport.write(response)
-        self.transport.close()
+        self.discarding = True
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def data_received(self, data: bytes):
+        if self.discarding:
+            return
         if self.started is None:  # a keep-alive connection's next request starts its clock here
             self.started = self.loop.time()
         in_head = self.reading_head
