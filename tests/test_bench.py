@@ -125,8 +125,13 @@ def test_bench_serving_measures_tk_serve_and_names_the_peers_it_lacks(tmp_path):
     text = benchmarks.read_text()
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| tk serve |")]
     assert sorted((r[1], r[2]) for r in rows) == sorted(
-        (p, c) for p in ("json", "binary", "png") for c in ("1", "8", "64")
+        (p, c) for p in ("json", "binary", "png", "FP32 raw") for c in ("1", "8", "64")
+    )  # REST, and gRPC (raw FP32)
+    ours = [line.split(" | ") for line in text.splitlines() if line.startswith(("| bare stack |", "| tk serve --w"))]
+    assert sorted((r[0], r[2]) for r in ours) == sorted(
+        (s, c) for s in ("| bare stack", "| tk serve --workers 2") for c in ("1", "8", "64")
     )
-    assert all(float(r[3]) > 0 and r[6] == "0 |" for r in rows), rows
+    assert all(float(r[3]) > 0 and r[6] == "0 |" for r in rows + ours), rows + ours
+    assert "json, 64 clients: >= 0.8x the bare stack's req/s" in text and "2 workers" in text
     for peer in ("KServe", "MLServer", "plain FastAPI"):
         assert f"- {peer}: no venv at {tmp_path / 'none'}" in text

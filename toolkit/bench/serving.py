@@ -7,9 +7,11 @@ binary tensor data and as encoded 28x28 PNGs, at each concurrency, and reports r
 latency percentiles. Every server's answer is checked once before it is measured.
 """
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -18,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.bench import serving_peers
-from toolkit.bench.machine import describe_machine, one_line
+from toolkit.bench.machine import describe_machine
 from toolkit.bench.report import update_benchmarks
+from toolkit.bench.serving_report import judge, render
 from toolkit.errors import UsageError
 from toolkit.runtime import Predictor
 
 CONCURRENCY = (1, 8, 64)
-PAYLOADS = ("json", "binary", "png")
 LUA = """wrk.method = "POST"
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 {headers}
@@ -94,21 +96,39 @@ def measure_server(server: dict, folder: Path, seconds: float, expected: int, lo
         for payload, (url, body, headers, answer_of) in server["payloads"].items():
             body_file = folder / f"{server['name'].replace(' ', '-')}-{payload}.body"
             body_file.write_bytes(body)
-            got = answer_of(post(url, body, headers))
-            if got != expected:
-                raise UsageError(f"{server['name']} answered class {got} to the {payload} request, expected {expected}")
+            got = post(url, body, headers)
+            if answer_of is not None and answer_of(got) != expected:
+                raise UsageError(f"{server['name']} answered class {answer_of(got)} to {payload}, expected {expected}")
             post(url, body, headers)  # warm
             for connections in CONCURRENCY:
                 found = wrk(url, body_file, headers, connections, seconds)
-                rows.append({"server": server["name"], "payload": payload, "concurrency": connections, **found})
-                log(f"  {server['name']:<10} {payload:<7} c={connections:<3} {found['rps']:8.0f} req/s  "
-                    f"p50 {found['p50_ms']:7.2f} ms  p99 {found['p99_ms']:7.2f} ms")  # fmt: skip
+                rows.append(cell(server, payload, connections, found, log))
+        if server.get("grpc"):
+            rows += grpc_cells(server, seconds, expected, log)
     finally:
         process.terminate()
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+    return rows
+
+
+def cell(server: dict, payload: str, connections: int, found: dict, log, protocol: str = "rest") -> dict:
+    log(f"  {server['name']:<10} {protocol:<4} {payload:<7} c={connections:<3} {found['rps']:8.0f} req/s  "
+        f"p50 {found['p50_ms']:7.2f} ms  p99 {found['p99_ms']:7.2f} ms")  # fmt: skip
+    return {"server": server["name"], "protocol": protocol, "payload": payload, "concurrency": connections, **found}
+
+
+def grpc_cells(server: dict, seconds: float, expected: int, log) -> list:
+    """The same image over gRPC (raw FP32, as tritonclient sends it) at each concurrency (grpc_load.py)."""
+    rows = []
+    for connections in CONCURRENCY:
+        command = [sys.executable, "-m", "toolkit.bench.grpc_load", server["grpc"], str(connections), str(seconds)]
+        found = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        if found.pop("class") != expected:
+            raise UsageError(f"{server['name']} answered another class over gRPC, expected {expected}")
+        rows.append(cell(server, "FP32 raw", connections, found, log, "grpc"))
     return rows
 
 
@@ -130,64 +150,3 @@ def run_serving_bench(bundle: Path, peers_dir: Path, seconds: float, benchmarks:
     if benchmarks is not None:
         update_benchmarks(benchmarks, "serving cpu", render(report))
     return report
-
-
-def judge(rows: list) -> list:
-    """c=64: >= 2x the best peer's requests/s with a lower p99; c=1: p50 within 1.5x of the plain server's."""
-    found = {(r["server"], r["payload"], r["concurrency"]): r for r in rows}
-    targets = []
-    for payload in PAYLOADS:
-        tk = found.get(("tk serve", payload, 64))
-        peers = [r for r in rows if r["server"] != "tk serve" and (r["payload"], r["concurrency"]) == (payload, 64)]
-        if tk and peers:
-            best = max(peers, key=lambda r: r["rps"])
-            speedup = tk["rps"] / best["rps"]
-            measured = f"{tk['rps']:.0f} vs {best['rps']:.0f} req/s ({best['server']}): {speedup:.2f}x; "
-            measured += f"p99 {tk['p99_ms']:.1f} vs {best['p99_ms']:.1f} ms"
-            met = speedup >= 2 and tk["p99_ms"] < best["p99_ms"]
-            targets.append(
-                {
-                    "target": f"{payload}, 64 clients: >= 2x the best peer's req/s, lower p99",
-                    "measured": measured,
-                    "met": met,
-                }
-            )  # noqa: E501
-        lone, plain = found.get(("tk serve", payload, 1)), found.get(("plain FastAPI", payload, 1))
-        if lone and plain:
-            ratio = lone["p50_ms"] / plain["p50_ms"]
-            measured = f"p50 {lone['p50_ms']:.2f} vs {plain['p50_ms']:.2f} ms: {ratio:.2f}x"
-            targets.append(
-                {
-                    "target": f"{payload}, 1 client: p50 within 1.5x of the plain server's",
-                    "measured": measured,
-                    "met": ratio <= 1.5,
-                }
-            )  # noqa: E501
-    return targets
-
-
-def render(report: dict) -> str:
-    machine, seconds = one_line(report["machine"]), report["seconds"]
-    lines = [
-        "## Serving: tk serve vs KServe, MLServer and a plain FastAPI server",
-        "",
-        f"Machine: {machine}. fashion-mlp, batch-1 requests, `wrk` for {seconds} s per cell (one wrk thread; the",
-        "server and wrk share the machine). Generated by `tk bench --serving`.",
-        "",
-        "| server | payload | clients | requests/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in report["rows"]:
-        cells = [
-            r["server"],
-            r["payload"],
-            r["concurrency"],
-            f"{r['rps']:.0f}",
-            f"{r['p50_ms']:.2f}",
-            f"{r['p99_ms']:.2f}",
-        ]
-        lines.append("| " + " | ".join(map(str, [*cells, r["errors"]])) + " |")
-    lines += ["", "Not measured, or measured another way:", ""] + [f"- {line}" for line in report["skipped"]]
-    lines += ["", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} |" for t in report["targets"]]
-    return "\n".join(lines) + "\n"

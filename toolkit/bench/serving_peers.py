@@ -16,6 +16,7 @@ import numpy as np
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "peers"
 JSON_HEADERS = {"Content-Type": "application/json"}
+BARE, WORKERS = "bare stack", "tk serve --workers 2"  # what tk serve is measured against, not peers
 
 
 def free_port() -> int:
@@ -58,17 +59,12 @@ def servers(bundle: Path, peers_dir: Path, pixels: np.ndarray, png: bytes) -> tu
     binary = v2_binary("FP32", list(pixels.shape), pixels.astype("<f4").tobytes())
     png_binary = v2_binary("BYTES", [1], len(png).to_bytes(4, "little") + png)
     found, skipped = [], []
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     infer = f"http://127.0.0.1:{port}/v2/models/fashion-mlp/infer"
-    tk = [sys.executable, "-m", "toolkit", "serve", str(bundle), "--port", str(port), "--grpc-port", "0"]
-    found.append(
-        _server(
-            "tk serve",
-            tk,
-            port,
-            {"json": (infer, json_body, JSON_HEADERS), "binary": (infer, *binary), "png": (infer, *png_binary)},
-        )
-    )
+    tk = [sys.executable, "-m", "toolkit", "serve", str(bundle), "--port", str(port), "--grpc-port", str(grpc_port)]
+    payloads = {"json": (infer, json_body, JSON_HEADERS), "binary": (infer, *binary), "png": (infer, *png_binary)}
+    found.append(_server("tk serve", tk, port, payloads, grpc=grpc_port))
+    found += [_bare(json_body), _workers(bundle, json_body)]
     for name, make in (("KServe", _kserve), ("MLServer", _mlserver), ("plain FastAPI", _fastapi)):
         venv = peers_dir / name.split()[-1].lower()
         if not (venv / "bin" / "python").exists():
@@ -80,20 +76,38 @@ def servers(bundle: Path, peers_dir: Path, pixels: np.ndarray, png: bytes) -> tu
     return found, skipped
 
 
-def _server(name, command, port, payloads, ready_path="/v2/health/ready", cwd=None) -> dict:
-    payloads = {k: (url, body, headers, answer_class) for k, (url, body, headers) in payloads.items()}
+def _server(name, command, port, payloads, ready_path="/v2/health/ready", cwd=None, grpc=None, check=True) -> dict:
+    payloads = {
+        k: (url, body, headers, answer_class if check else None) for k, (url, body, headers) in payloads.items()
+    }
     return {
         "name": name,
         "command": command,
         "cwd": cwd,
         "ready": f"http://127.0.0.1:{port}{ready_path}",
         "payloads": payloads,
+        "grpc": f"127.0.0.1:{grpc}" if grpc else None,
     }
+
+
+def _bare(json_body) -> dict:
+    """The bare HTTP stack tk serve stands on, with no model (its answer is ten zeros: not checked)."""
+    port = free_port()
+    payloads = {"json": (f"http://127.0.0.1:{port}/v2/models/fashion-mlp/infer", json_body, JSON_HEADERS)}
+    return _server(BARE, [sys.executable, SCRIPTS / "bare_stack.py", str(port)], port, payloads, check=False)
+
+
+def _workers(bundle, json_body) -> dict:
+    port = free_port()
+    command = [sys.executable, "-m", "toolkit", "serve", str(bundle), "--port", str(port), "--grpc-port", "0"]
+    payloads = {"json": (f"http://127.0.0.1:{port}/v2/models/fashion-mlp/infer", json_body, JSON_HEADERS)}
+    return _server(WORKERS, [*command, "--workers", "2"], port, payloads)
 
 
 def _kserve(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
     infer = f"http://127.0.0.1:{port}/v2/models/fashion-mlp/infer"
-    command = [venv / "bin" / "python", SCRIPTS / "kserve_onnx.py", bundle, str(port), str(free_port())]
+    grpc_port = free_port()
+    command = [venv / "bin" / "python", SCRIPTS / "kserve_onnx.py", bundle, str(port), str(grpc_port)]
     payloads = {
         "json": (infer, json_body, JSON_HEADERS),
         "binary": (infer, *binary),
@@ -102,7 +116,7 @@ def _kserve(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
     not_spoken = [
         "KServe, png: sent as base64 text in JSON; KServe 0.21 fails on a binary BYTES input ('Failed to encode')"
     ]
-    return _server("KServe", command, port, payloads), not_spoken
+    return _server("KServe", command, port, payloads, grpc=grpc_port), not_spoken
 
 
 def _mlserver(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
@@ -110,7 +124,8 @@ def _mlserver(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
     (folder / "onnx_runtime.py").write_text((SCRIPTS / "mlserver" / "onnx_runtime.py").read_text())
     # parallel_workers 0: MLServer 1.7.1's default worker pool dies here at start-up ("There is no current
     # event loop in thread 'MainThread'"), so inference runs in the server's own process
-    settings = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(), "parallel_workers": 0}
+    grpc_port = free_port()
+    settings = {"http_port": port, "grpc_port": grpc_port, "metrics_port": free_port(), "parallel_workers": 0}
     (folder / "settings.json").write_text(json.dumps(settings))
     model = {"name": "fashion-mlp", "implementation": "onnx_runtime.OnnxModel", "parameters": {"uri": str(bundle)}}
     (folder / "model-settings.json").write_text(json.dumps(model))
@@ -122,7 +137,7 @@ def _mlserver(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
         "MLServer, png: sent as base64 text in JSON (its codecs' way for BYTES over REST)",
         "MLServer runs with parallel_workers 0: its default worker pool dies at start-up here (1.7.1)",
     ]
-    return _server("MLServer", command, port, payloads, cwd=folder), not_spoken
+    return _server("MLServer", command, port, payloads, cwd=folder, grpc=grpc_port), not_spoken
 
 
 def _fastapi(venv, bundle, port, json_body, binary, png, png_base64) -> tuple:
