@@ -27,13 +27,20 @@ def sample() -> np.ndarray:
     return Predictor(root / "exported" / MODEL, device="cpu").preprocess(root / "samples" / "bag-18.png")[None]
 
 
+def answer_class(response) -> int:
+    """The argmax of the first output, from raw_output_contents (tk serve, MLServer) or typed contents (KServe's
+    Python server answers so: both are the protocol's)."""
+    if response.raw_output_contents:
+        return int(np.argmax(np.frombuffer(response.raw_output_contents[0], dtype="<f4")))
+    return int(np.argmax(response.outputs[0].contents.fp32_contents))
+
+
 async def load(address: str, clients: int, seconds: float) -> dict:
     pixels = sample()
     client = grpcclient.InferenceServerClient(address)
     tensor = grpcclient.InferInput("input", list(pixels.shape), "FP32")
     tensor.set_data_from_numpy(pixels)
-    answer = await client.infer(MODEL, [tensor])
-    found = int(np.argmax(answer.as_numpy("logits")))
+    found = answer_class((await client.infer(MODEL, [tensor])).get_response())
     latencies, errors = [], 0
     stop = time.perf_counter() + seconds
 
