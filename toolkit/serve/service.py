@@ -6,6 +6,7 @@ and gRPC (grpc_service.py) only translate.
 import asyncio
 import contextlib
 import hmac
+import logging
 import time
 
 import toolkit
@@ -16,6 +17,7 @@ from toolkit.serve.tensors import NotFound, ProtocolError
 
 EXTENSIONS = ["binary_tensor_data", "classification"]
 CONTROLS = ("none", "poll", "explicit")  # Triton's model control modes
+log = logging.getLogger("tk.serve")
 
 
 class InternalError(Exception):
@@ -97,11 +99,15 @@ class Service:
             raise ProtocolError(f"{what}: this server runs with --model-control {self.control}, not explicit")
 
     async def poll(self, seconds: float):
-        """Poll model control: look at the repository every `seconds` until cancelled."""
+        """Poll model control: look at the repository every `seconds` until cancelled. A repository that cannot
+        be read (moved away, permissions) is said once per look; what is loaded goes on serving."""
         while True:
             await asyncio.sleep(seconds)
-            async with self.repository_lock:
-                await self.live.sync()
+            try:
+                async with self.repository_lock:
+                    await self.live.sync()
+            except (ToolkitError, OSError) as exc:
+                log.warning("the repository cannot be read: %s; serving what is loaded", exc)
 
     @contextlib.contextmanager
     def counted(self):
