@@ -21,6 +21,7 @@ OPEN_PATHS = {"/", "/v2/health/live", "/v2/health/ready"}
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 MODEL_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?(?:/.*)?")
 HEADER_LENGTH = b"inference-header-content-length"
+MAX_LOGGED_PATH = 256  # a client's path goes into the access log no longer than this
 REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")  # a visible-ASCII id is echoed; anything else is not
 WINDOW_BITS = {b"gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS, b"identity": None}
 log = logging.getLogger("tk.serve")
@@ -103,7 +104,8 @@ class Entry:
         found = MODEL_PATH.fullmatch(scope["path"])
         model = found.group(1) if found and found.group(1) in self.service.names() else None
         line = {"time": round(time.time(), 3), "request_id": request_id, "method": scope["method"]}
-        line |= {"path": scope["path"] if model or not found else "/v2/models/...", "model": model}
+        path = scope["path"] if model or not found else "/v2/models/..."
+        line |= {"path": path[:MAX_LOGGED_PATH], "model": model}
         line |= {"version": version, "status": status, "ms": round(seconds * 1000, 3)}
         access.info(orjson.dumps(line).decode())
 

@@ -177,10 +177,10 @@ class LiveModels:
             raise NotFound(f"{what} (served: {served})")
         if not version:
             return versions[max(versions)]
-        found = versions.get(int(version)) if version.isdigit() else None
+        found = versions.get(int(version)) if version.isdigit() and len(version) <= 18 else None
         if found is None:
             ready = ", ".join(str(v) for v in sorted(versions))
-            raise NotFound(f"model {name!r} has no version {version!r} ready (ready: {ready})")
+            raise NotFound(f"model {name!r} has no version {version[:40]!r} ready (ready: {ready})")
         return found
 
     def versions(self, name: str) -> list:
