@@ -18,6 +18,8 @@ SIMILAR_HELP = "Text models: list the words whose learned vectors are nearest to
 VALUES_HELP = "Tabular models: one row of comma-separated features, e.g. 73,80,75 (repeatable)."
 DEFAULT_BUNDLE = default_bundle_dir(DEFAULT_MODEL)
 INVERT_HELP = "Force inverting (or not) the image's polarity; default: detect light backgrounds."
+RAY_HELP = "Score the inputs (image files or folders, CSV files, text files) on this Ray cluster ('auto': the Ray way)."
+OUT_HELP = "--ray: where the results go, .jsonl (the lines of --json) or .parquet; written whole or not at all."
 
 
 def infer(
@@ -31,9 +33,15 @@ def infer(
     public_key: PublicKeyOption = None,
     texts: Annotated[Optional[list[str]], typer.Option("--text", help=TEXT_HELP, show_default=False)] = None,
     similar: Annotated[Optional[str], typer.Option(help=SIMILAR_HELP, metavar="WORD", show_default=False)] = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", help=RAY_HELP, metavar="ADDRESS", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help=OUT_HELP, show_default=False)] = None,
+    actors: Annotated[int, typer.Option(min=1, max=10_000, help="--ray: actors scoring at once.")] = 2,
 ):
     """Answer images, tabular rows or text with the exported ONNX model (no torch needed)."""
     from toolkit.runtime import Predictor
+
+    if ray is not None or out is not None:
+        return score_on_ray(ray, paths or [], model, out, dict(top_k=top_k, invert=invert, actors=actors), public_key)
 
     predictor = Predictor(model, device=device.value, threads=1, public_key=public_key)
     if predictor.warning:
@@ -50,6 +58,17 @@ def infer(
         else:
             typer.echo(human_answer(result))
     if failed:
+        raise typer.Exit(1)
+
+
+def score_on_ray(address, paths, model, out, options: dict, public_key):
+    from toolkit.errors import UsageError
+
+    if address is None or out is None:
+        raise UsageError("--ray ADDRESS and --out FILE go together (batch scoring on a Ray cluster)")
+    from toolkit.deploy.ray_data import score_on_ray as score
+
+    if score(address, paths, model, out, options, public_key, log=lambda line: typer.echo(line, err=True)):
         raise typer.Exit(1)
 
 
