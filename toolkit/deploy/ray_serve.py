@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, replace
 
 from toolkit.deploy.ray_bundle import pack, unpack
-from toolkit.deploy.ray_cluster import connect, node_count
+from toolkit.deploy.ray_cluster import connect, node_count, quiet_ray
 from toolkit.errors import UsageError
 
 APP = "tk"
@@ -82,6 +82,7 @@ def serve_on_ray(bundles, options, address: str, scaling: Scaling, public_key=No
         deployment = serve.deployment(serve.ingress()(Replica), name="tk")
         deployment = deployment.options(**scaling.deployment_options(options.max_batch))
         serve.run(deployment.bind(packed, options), name=APP, route_prefix="/")
+        quiet_ray()  # Serve sets its loggers up as it starts
         count = f"autoscaling {scaling.autoscale[0]}-{scaling.autoscale[1]}" if scaling.autoscale else scaling.replicas
         names = ", ".join(p["name"] for p in packed)
         log(f"tk serve: ready on Ray ({node_count(ray)} nodes): {names}, {count} replicas, "

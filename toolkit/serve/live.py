@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.errors import ToolkitError, UsageError
+from toolkit.errors import UsageError
 from toolkit.serve.models import ServedModel
 from toolkit.serve.repository import Policy, fingerprint, name_problem, scan
 from toolkit.serve.tensors import NotFound
@@ -81,9 +81,11 @@ class LiveModels:
             for version in self.policy.select(on_disk.versions):
                 try:
                     self._install(name, version, *self._read(on_disk, version))
-                except (ToolkitError, Changed) as exc:
-                    if strict and isinstance(exc, Changed):
+                except Changed:
+                    if strict:
                         raise UsageError(f"{on_disk.versions[version]} changed while it was read") from None
+                    self.states[(name, version)] = (UNAVAILABLE, "it changed while it was read: read again soon")
+                except Exception as exc:  # a ToolkitError names the culprit; a server that will reload goes on
                     if strict:
                         raise
                     self._failed(name, version, exc)
