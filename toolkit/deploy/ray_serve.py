@@ -79,22 +79,33 @@ def serve_on_ray(bundles, options, address: str, scaling: Scaling, public_key=No
 
     try:
         ours = serve_started_here(serve, options)
-        deployment = serve.deployment(serve.ingress()(Replica), name="tk")
-        deployment = deployment.options(**scaling.deployment_options(options.max_batch))
-        serve.run(deployment.bind(packed, options), name=APP, route_prefix="/")
-        quiet_ray()  # Serve sets its loggers up as it starts
-        count = f"autoscaling {scaling.autoscale[0]}-{scaling.autoscale[1]}" if scaling.autoscale else scaling.replicas
-        names = ", ".join(p["name"] for p in packed)
-        log(f"tk serve: ready on Ray ({node_count(ray)} nodes): {names}, {count} replicas, "
-            f"REST on http://{options.host}:{options.port}")  # fmt: skip
-        wait_for_stop()
-        if ours:
-            serve.shutdown()  # the proxy and controller this started go too
-        else:
-            serve.delete(APP)
+        try:
+            deployment = serve.deployment(serve.ingress()(Replica), name="tk")
+            deployment = deployment.options(**scaling.deployment_options(options.max_batch))
+            serve.run(deployment.bind(packed, options), name=APP, route_prefix="/")
+            quiet_ray()  # Serve sets its loggers up as it starts
+            log(ready_line(ray, packed, scaling, options))
+            wait_for_stop()
+        finally:  # Ctrl-C during the deployment, or a deployment that fails, leaves nothing behind either
+            undeploy(serve, ours)
         log("tk serve: undeployed")
     finally:
         ray.shutdown()
+
+
+def ready_line(ray, packed: list, scaling: Scaling, options) -> str:
+    count = f"autoscaling {scaling.autoscale[0]}-{scaling.autoscale[1]}" if scaling.autoscale else scaling.replicas
+    names = ", ".join(p["name"] for p in packed)
+    where = f"REST on http://{options.host}:{options.port}"
+    return f"tk serve: ready on Ray ({node_count(ray)} nodes): {names}, {count} replicas, {where}"
+
+
+def undeploy(serve, ours: bool):
+    """tk's application off the cluster; Ray Serve itself too if this command started it."""
+    if ours:
+        serve.shutdown()
+    else:
+        serve.delete(APP)
 
 
 def serve_started_here(serve, options) -> bool:
