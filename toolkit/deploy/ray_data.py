@@ -98,7 +98,7 @@ def score_on_ray(address: str, inputs: list, bundle, out: Path, options: dict, p
         failed = write_results(scored.iter_rows(), out)
         seconds = time.perf_counter() - started
         log(f"tk infer: {len(items)} inputs ({failed} errors) in {seconds:.1f} s, {len(items) / seconds:.0f} "
-            f"rows/s, {actors} actors on {node_count(ray)} nodes -> {out}")  # fmt: skip
+            f"rows/s, {actors} actors on {node_count(ray)} node(s) -> {out}")  # fmt: skip
     finally:
         ray.shutdown()
     return failed

@@ -97,7 +97,8 @@ def ready_line(ray, packed: list, scaling: Scaling, options) -> str:
     count = f"autoscaling {scaling.autoscale[0]}-{scaling.autoscale[1]}" if scaling.autoscale else scaling.replicas
     names = ", ".join(p["name"] for p in packed)
     where = f"REST on http://{options.host}:{options.port}"
-    return f"tk serve: ready on Ray ({node_count(ray)} nodes): {names}, {count} replicas, {where}"
+    nodes = node_count(ray)
+    return f"tk serve: ready on Ray ({nodes} node{'s' if nodes != 1 else ''}): {names}, {count} replicas, {where}"
 
 
 def undeploy(serve, ours: bool):
