@@ -77,13 +77,14 @@ def serve_on_ray(bundles, options, address: str, scaling: Scaling, public_key=No
     ray = connect(address)
     from ray import serve  # here: the module imports without Ray (the slim install has none)
 
+    quiet_ray()  # importing Serve sets its logger to INFO
+
     try:
         ours = serve_started_here(serve, options)
         try:
             deployment = serve.deployment(serve.ingress()(Replica), name="tk")
             deployment = deployment.options(**scaling.deployment_options(options.max_batch))
             serve.run(deployment.bind(packed, options), name=APP, route_prefix="/")
-            quiet_ray()  # Serve sets its loggers up as it starts
             log(ready_line(ray, packed, scaling, options))
             wait_for_stop()
         finally:  # Ctrl-C during the deployment, or a deployment that fails, leaves nothing behind either
