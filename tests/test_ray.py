@@ -245,3 +245,15 @@ def image_bytes(image: np.ndarray) -> np.ndarray:
 def parent_of(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_folder_of_inputs_never_leads_outside_itself(tmp_path):
+    from toolkit.deploy.ray_data import image_files
+
+    folder = tmp_path / "in"
+    (folder / "class").mkdir(parents=True)
+    (folder / "class" / "a.png").write_bytes((REPO / "samples" / "bag-18.png").read_bytes())
+    (folder / ".hidden.png").write_bytes(b"")
+    (folder / "out.png").symlink_to(REPO / "samples" / "sandal-8.png")  # a file outside the folder
+    (folder / "elsewhere").symlink_to(REPO / "samples", target_is_directory=True)
+    assert image_files(folder) == [folder / "class" / "a.png"]

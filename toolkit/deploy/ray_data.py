@@ -39,9 +39,12 @@ def work_items(kind: str, features: list, inputs: list) -> list:
 
 
 def image_files(folder: Path) -> list:
-    """A folder's image files, every level down, in path order (hidden files and folders left out)."""
+    """A folder's image files, every level down, in path order: hidden files and folders left out, and so is
+    a link that leads out of the folder (nothing outside the folder named is read)."""
+    root = folder.resolve()
     found = (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    visible = (p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(p for p in visible if p.resolve().is_relative_to(root))
 
 
 class Scorer:
