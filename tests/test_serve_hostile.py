@@ -160,6 +160,7 @@ def test_the_access_log_is_one_json_line_per_request_with_its_id_and_no_body():
 def test_two_workers_share_the_port_and_stop_together():
     served = start(REFERENCE_BUNDLE, "--workers", "2", "--grpc-port", "0")
     try:
+        wait_for_lines(served, "ready: REST", 2)  # the first worker answers the health probe; wait for both
         for _ in range(20):  # new connections each: the kernel spreads them over the two workers
             assert request(served, "GET", "/v2/health/ready")[0] == 200
             assert request(served, "POST", INFER, BODY.encode())[0] == 200
@@ -168,7 +169,15 @@ def test_two_workers_share_the_port_and_stop_together():
     finally:
         assert served.stop() == 0
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
-    assert served.process.stderr.read().count("ready: REST") == 2
+    assert served.process.stderr.read().count(": stopped") == 3  # each worker, then the supervisor
+
+
+def wait_for_lines(served, words: str, count: int, timeout: float = 60):
+    """Read the server's stderr until `count` lines hold `words` (the workers write there as they start)."""
+    deadline, seen = time.monotonic() + timeout, 0
+    while seen < count:
+        assert time.monotonic() < deadline and served.process.poll() is None, f"{seen} of {count} {words!r} lines"
+        seen += words in served.process.stderr.readline()
 
 
 def worker_processes(pid: int) -> list:
