@@ -19,9 +19,7 @@ def connect(address: str):
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(
-            f"--ray {address}: no Ray cluster answers there ({first}); start one with `ray start --head`"
-        ) from None
+        raise no_cluster(address, first) from None
     quiet_ray()
     return ray
 
@@ -44,9 +42,11 @@ def reachable(address: str, seconds: float = 5.0):
     try:
         socket.create_connection((host, int(port)), timeout=seconds).close()
     except OSError as exc:
-        raise UsageError(
-            f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with `ray start --head`"
-        ) from None
+        raise no_cluster(address, exc.strerror or str(exc)) from None
+
+
+def no_cluster(address: str, why: str) -> UsageError:
+    return UsageError(f"--ray {address}: no Ray cluster answers there ({why}); start one with `ray start --head`")
 
 
 def node_count(ray) -> int:

@@ -15,10 +15,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from toolkit.serve.asgi import Entry
+from toolkit.serve.asgi import Entry, read_body
 from toolkit.serve.requests import parse_json
 from toolkit.serve.service import InternalError
-from toolkit.serve.tensors import ProtocolError, TooLarge
+from toolkit.serve.tensors import ProtocolError
 
 MAX_REPOSITORY_BODY = 1 << 16  # an index, load or unload request is a few bytes of JSON
 log = logging.getLogger("tk.serve")
@@ -140,11 +140,7 @@ async def http_error(request, exc: HTTPException) -> Response:
 async def repository_body(request) -> dict:
     """A repository request's JSON body ({} when empty); tk takes no load or unload parameters (a config or
     files sent with a load would be code and data from the network)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_REPOSITORY_BODY:
-            raise TooLarge(f"a repository request's body is over {MAX_REPOSITORY_BODY} bytes")
+    body = await read_body(request.receive, dict(request.scope["headers"]), MAX_REPOSITORY_BODY)
     found = parse_json(body) if body.strip() else {}
     given = found.get("parameters") or {}
     if not isinstance(given, dict) or set(given) - {"unload_dependents"}:  # tk has no ensembles to unload
