@@ -59,7 +59,8 @@ def export(
     from toolkit.export import export as run_export
 
     described = dict(name=name, input_shape=input_shape, labels=labels, features=features, output=output)
-    model = own.use_model(model, args=args, dataset=dataset, mean=mean, std=std, background=background, **described)
+    described.update(dataset=dataset, mean=mean, std=std, background=background)
+    model = own.use_trained(model, checkpoint, args=args, **described)
     formats = [f.value for f in format]
     exported = run_export(
         model,

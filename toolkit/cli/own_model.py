@@ -78,3 +78,38 @@ def use_model(model: str, *, args=None, **described) -> str:
         name=described.get("name"),
     )
     return use_reference(model, options, args).name
+
+
+def use_own_data(model: str, *, options, args=None, dataset=None, **described) -> str:
+    """The name of `model` fitted to the data `options` name (toolkit.models.own_runs); a zoo model takes
+    only --name (and --labels, an annotations CSV's) beside them."""
+    from toolkit.models.own_runs import use_data
+    from toolkit.models.source import is_reference
+
+    if dataset is not None:
+        raise UsageError("--dataset names tk's datasets; --data names your own (give one of them)")
+    given = {option: value for option, value in described.items() if value is not None}
+    if not is_reference(model):
+        extra = [option for option in given if option not in ("name", "labels")] + (["args"] * (args is not None))
+        if extra:
+            raise UsageError(
+                f"--{extra[0].replace('_', '-')} describes your own model (FILE.py:Symbol); {model!r} is registered"
+            )
+    shape = numbers("--input-shape", given.get("input_shape"), int) or None
+    found = {k: v for k, v in given.items() if k in ("name", "output", "background")}
+    found.update(mean=numbers("--mean", given.get("mean")), std=numbers("--std", given.get("std")), input_shape=shape)
+    return use_data(model, options, found, args)
+
+
+def use_trained(model: str, checkpoint=None, *, args=None, **described) -> str:
+    """export's model: one a run fitted to own data (its data.json says how; nothing else to give but --name),
+    else as use_model."""
+    from toolkit.models.own_runs import adopt_run
+
+    adopted = adopt_run(model, described.get("name"), args, checkpoint)
+    if adopted is None:
+        return use_model(model, args=args, **described)
+    given = [option for option, value in described.items() if value is not None and option != "name"]
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')}: {adopted} learnt its input and labels from its data")
+    return adopted

@@ -38,8 +38,10 @@ def ids_to_input(ids: torch.Tensor) -> torch.Tensor:
     return ids
 
 
-def vocabulary(name: str, data_dir=None) -> list:
+def vocabulary(name, data_dir=None) -> list:
     """A text dataset's vocabulary (id -> word), built from its training split: what vocab.json holds."""
+    if getattr(name, "vocab", None) is not None:  # own text lines (toolkit.data.own)
+        return name.vocab()
     if name != "rotten-tomatoes":
         raise DataError(f"dataset {name!r} has no vocabulary")
     return load_reviews(data_dir).vocab
@@ -47,7 +49,10 @@ def vocabulary(name: str, data_dir=None) -> list:
 
 def load_dataset(name: str, data_dir=None, download: bool = True, image=None) -> Dataset:
     """`image`: the model's image input (channels, size, mean, std), when it is not Fashion-MNIST's own
-    1x28x28 in [0, 1]: the images are resized once, then repeated per channel and normalised per batch."""
+    1x28x28 in [0, 1]: the images are resized once, then repeated per channel and normalised per batch.
+    `name` may also be a user's own data (toolkit.data.own.OwnData), prepared for the model already."""
+    if hasattr(name, "samples"):
+        return Dataset(name.name, *name.samples())
     if name == "fashion-mnist":
         data = load_fashion_mnist(data_dir, download=download)
         train_x, test_x, to_input = data.train_images, data.test_images, images_to_input
@@ -65,3 +70,12 @@ def load_dataset(name: str, data_dir=None, download: bool = True, image=None) ->
         x, y = table_tensors(name)
         return Dataset(name, x, y, x, y, rows_to_input)  # the labs score on their training rows
     raise DataError(f"unknown dataset {name!r}")
+
+
+def manifest_dataset(manifest):
+    """What a bundle's model learnt from, for load_dataset: its dataset's name, or its own data's record."""
+    if manifest.data is None:
+        return manifest.dataset
+    from toolkit.data.own import recorded
+
+    return recorded(manifest.data, manifest.labels, manifest.preprocessing)

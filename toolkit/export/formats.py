@@ -58,7 +58,8 @@ def applicable_formats(spec) -> list:
 
 def not_applicable(spec, fmt: str) -> str | None:
     """Why `fmt` makes no sense for this model, or None."""
-    if fmt in ("onnx-fp16", "onnx-int8") and spec.dataset not in REDUCED_PRECISION_DATASETS:
+    own_images = getattr(spec.dataset, "kind", None) == "images"  # your own images: a test split too
+    if fmt in ("onnx-fp16", "onnx-int8") and spec.dataset not in REDUCED_PRECISION_DATASETS and not own_images:
         return "reduced precision is judged on a classification test split and calibrated on its training images"
     if fmt == "onnx-e2e" and (
         spec.input.kind != "image" or spec.input.background != "dark" or spec.input.channels != 1 or spec.input.mean

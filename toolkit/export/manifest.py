@@ -14,8 +14,9 @@ import torch
 import toolkit
 from toolkit.export.onnx_formats import ONNX_INPUT, ONNX_OUTPUT
 from toolkit.export.weights import UNTRAINED_WARNING
+from toolkit.models.preprocessing import preprocessing
 from toolkit.runtime.onnx_compat import default_opset, oldest_runtime_for
-from toolkit.runtime.schema import BATCH, TOKENS, InputSchema, Manifest, OutputSchema, Preprocessing
+from toolkit.runtime.schema import BATCH, TOKENS, InputSchema, Manifest, OutputSchema
 
 
 def input_schema(spec) -> InputSchema:
@@ -30,32 +31,6 @@ def input_schema(spec) -> InputSchema:
 def output_schema(spec) -> OutputSchema:
     width = 1 if spec.output in ("probability", "value") else len(spec.labels)
     return OutputSchema(ONNX_OUTPUT, spec.output, "float32", (BATCH, width))
-
-
-def preprocessing(spec) -> Preprocessing | None:
-    """How the runtime turns an image file into the model's input; None for tabular models."""
-    image = spec.input
-    if image.kind != "image":
-        return None
-    common = {"size": image.size, "channels": image.channels, "scale": 1 / 255, "mean": image.mean, "std": image.std}
-    if image.background == "dark":  # Fashion-MNIST style: gray, light item on black, trimmed and centred
-        return Preprocessing(
-            **common,
-            background="dark",
-            invert="auto",
-            trim=True,
-            resize="longest-side-keep-aspect",
-            resample="bicubic-antialias",
-        )
-    return Preprocessing(
-        **common,
-        background=None,
-        invert="never",
-        trim=False,
-        resize="shorter-side-then-centre-crop",
-        resample="bilinear",
-        resize_to=image.resize_to,
-    )
 
 
 def training_summary(ckpt, previous: Manifest | None, weights: dict):
@@ -120,7 +95,7 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         model=spec.name,
         task=spec.task,
         description=spec.description,
-        dataset=spec.dataset,
+        dataset=None if spec.dataset is None else str(spec.dataset),
         input=input_schema(spec),
         output=output_schema(spec),
         labels=tuple(spec.labels),
@@ -137,4 +112,5 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         source=spec.source.to_dict() if spec.source is not None else None,
         failed_formats=dict(failed) if failed else None,
         tokenizer=spec.input.tokenizer if spec.input.kind == "text" else None,
+        data=getattr(spec.dataset, "record", None),
     )

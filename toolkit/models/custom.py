@@ -151,7 +151,7 @@ def options_from_manifest(manifest) -> ModelOptions:
         labels=manifest.labels if manifest.task != "regression" else None,
         features=manifest.input.features,
         output=manifest.output.kind,
-        dataset=manifest.dataset,
+        dataset=manifest.dataset if manifest.dataset in DATASETS else None,  # own data: see models.own_runs
         mean=prep.mean if prep else (),
         std=prep.std if prep else (),
         background=(prep.background or "photo") if prep else None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolkit.data import load_dataset
+from toolkit.data import load_dataset, manifest_dataset
 from toolkit.errors import ToolkitError
 from toolkit.models import get_spec, image_input, model_names
 from toolkit.models.custom import model_input, options_from_manifest
@@ -43,6 +43,8 @@ def dataset_for(manifest, data_dir):
     if manifest.dataset is None:
         return "the bundle names no dataset, so there is no test split to score it on"
     try:
+        if manifest.data is not None:  # your own data, read again (refused if it changed since)
+            return load_dataset(manifest_dataset(manifest))
         if manifest.source is None and manifest.model in model_names():
             image = image_input(get_spec(manifest.model))
         else:  # a user's bundle, or one from elsewhere: its input as the manifest describes it

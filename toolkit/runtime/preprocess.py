@@ -8,13 +8,13 @@
   -> resize "longest-side-keep-aspect": trim to the item (trim), resize the longest side to `size`,
      centre; or "shorter-side-then-centre-crop": shorter side to `resize_to`, centre crop to `size`
      (resample: "bicubic-antialias" or "bilinear")
-  -> 8-bit quantisation -> times `scale` -> (x - mean) / std -> float32 [channels, size, size]
+  -> 8-bit quantisation (prepare_pixels; tk trains on these) -> times `scale` -> (x - mean) / std
+     -> float32 [channels, size, size] (scale_pixels)
 
 Fashion-MNIST made its 28x28 images from product photos by trimming, resizing the longest side and
 centring, so a photo with wide margins, a dark item on white or a transparent PNG still classifies
 well. An image that already has the model's size is taken to be in the dataset's form (a saved test
-image, a prepared drawing) and is not re-framed: re-centring it would shift the item by a pixel or
-rescale it, and the dense models are not shift invariant.
+image, a drawing) and is not re-framed: the dense models are not shift invariant.
 """
 
 import io
@@ -52,7 +52,6 @@ def open_image(path) -> Image.Image:
 
 def decode_image(source, name: str) -> Image.Image:
     """Decode the first frame of `source` (a path or a binary file object), or raise InputError naming `name`.
-
     Memory stays bounded: over MAX_PIXELS is refused before decoding; a JPEG larger than MAX_SIDE is
     decoded at a reduced scale, and any other image larger than that is reduced right after decoding,
     before the float copies that preprocessing makes."""
@@ -80,7 +79,7 @@ def decode_image(source, name: str) -> Image.Image:
 
 
 def reduce_large(image: Image.Image) -> Image.Image:
-    """An image whose longest side is over MAX_SIDE, reduced by a whole factor (box filter) to fit."""
+    """Longest side over MAX_SIDE: reduced by a whole factor (box filter) to fit."""
     factor = -(-max(image.size) // MAX_SIDE)
     if factor <= 1:
         return image
@@ -209,9 +208,13 @@ def frame(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:
 
 
 def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
-    """A decoded image -> float32 [channels, size, size]. invert: None (the manifest's policy), True or False.
+    """A decoded image -> float32 [channels, size, size] (model.e2e.onnx does the same in its graph)."""
+    return scale_pixels(prepare_pixels(image, prep, invert), prep)
 
-    model.e2e.onnx does the same for the Fashion-MNIST models, in the graph."""
+
+def prepare_pixels(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
+    """A decoded image -> uint8 [size, size] (gray) or [size, size, 3] (RGB), the 8-bit pixels tk trains on.
+    invert: None (the manifest's policy), True or False."""
     if prep.channels == 3 and prep.background != "dark":
         pixels, alpha = rgb_on_white(image), None
     else:
@@ -220,10 +223,13 @@ def prepare(image: Image.Image, prep: Preprocessing, invert=None) -> np.ndarray:
         policy = None if prep.invert == "auto" else False  # None: decide from the image's border
         pixels = to_light_on_dark(pixels, alpha, policy if invert is None else invert)
     # Quantise like the 8-bit training images, so a saved test image round-trips exactly.
-    quantised = np.clip(np.round(frame(pixels, prep)), 0, 255)
-    # The scale in double precision, as the manifest holds it: for 8-bit values this equals
-    # float32 division by 255 exactly, which is how the training data was scaled.
-    x = (quantised.astype(np.float64) * prep.scale).astype(np.float32)
+    return np.clip(np.round(frame(pixels, prep)), 0, 255).astype(np.uint8)
+
+
+def scale_pixels(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """uint8 pixels from prepare_pixels -> the model's float32 [channels, size, size]. The scale is applied in
+    double precision, as the manifest holds it: for 8-bit values that equals float32 division by 255 exactly."""
+    x = (pixels.astype(np.float64) * prep.scale).astype(np.float32)
     if prep.channels == 3 and x.ndim == 2:  # gray items on black, fed to a 3-channel model: gray in each
         x = np.repeat(x[:, :, None], 3, axis=2)
     if prep.mean:

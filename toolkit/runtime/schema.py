@@ -189,6 +189,7 @@ class Manifest:
     source: dict | None = None  # a user's model: where its architecture came from (toolkit.models.source)
     failed_formats: dict | None = None  # format -> why it could not be exported (the others were)
     tokenizer: TokenizerSpec | None = None  # text models: how text becomes the input's ids (runtime.text)
+    data: dict | None = None  # a model that learnt a user's own data: where from, its digest, the split
     schema_version: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -200,7 +201,7 @@ class Manifest:
         data.update(input=self.input.to_dict(), output=self.output.to_dict(), labels=list(self.labels))
         data["preprocessing"] = self.preprocessing.to_dict() if self.preprocessing else None
         data["tokenizer"] = self.tokenizer.to_dict() if self.tokenizer else None
-        for optional in ("warning", "source", "failed_formats", "tokenizer"):
+        for optional in ("warning", "source", "failed_formats", "tokenizer", "data"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -240,6 +241,7 @@ class Manifest:
             source=validation.read_source(top),
             failed_formats=failed or None,
             tokenizer=TokenizerSpec.from_dict(tokenizer) if tokenizer else None,
+            data=top.get("data", dict, optional=True),
         )
         validation.check_consistency(manifest)
         return manifest

@@ -63,6 +63,10 @@ def train(
     run = prepare(model, options, device, compile, compile_mode or "default", run_dir, resume, data_dir, log)
     if run is None:  # resumed a run that had already finished
         return json.loads((run_dir / METRICS_NAME).read_text())
+    if run.is_main and hasattr(run.spec.dataset, "record"):  # own data: what export finds the model by
+        from toolkit.models.own_runs import write_record
+
+        write_record(run.run_dir, run.spec)
     for epoch in range(len(run.history), run.config.epochs):
         run_epoch(run, epoch)
         if after_epoch is not None:
@@ -159,6 +163,7 @@ def _save_checkpoint(run: Run, epochs_done: int) -> None:
             "epoch": epochs_done,
             "history": run.history,
             "device": str(run.device),  # where it trained, for the bundle's record
+            "data": getattr(run.spec.dataset, "record", None),  # own data: where it came from
             "model": run.net.state_dict(),
             "optimizer": run.optimizer.state_dict(),
         },

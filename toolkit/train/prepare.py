@@ -103,6 +103,8 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
         "compile_seconds": round(compile_seconds, 3),
         "world_size": cluster.world_size if cluster else 1,
     }
+    if hasattr(spec.dataset, "record"):  # own data: where from, and how many samples on each side
+        metrics["data"] = {key: spec.dataset.record.get(key) for key in ("kind", "path", "digest", "train", "test")}
     return Run(spec, config, run_dir, dev, cluster, data, net, optimizer, step, history, metrics, log)
 
 

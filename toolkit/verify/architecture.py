@@ -10,8 +10,10 @@ each other (model.onnx on ONNX Runtime is the reference).
 import copy
 from pathlib import Path
 
+from toolkit.errors import BundleError
 from toolkit.models import get_spec
 from toolkit.models.custom import spec_from_manifest
+from toolkit.models.own_runs import from_manifest
 from toolkit.models.registry import use
 from toolkit.models.source import Source, build, parse_reference
 from toolkit.runtime import trust
@@ -20,18 +22,29 @@ from toolkit.runtime.bundle import sha256_file
 
 def spec_for(manifest, source: str | None = None, trust_code: bool = False, module=None) -> tuple:
     """(spec, why there is no eager model or None). `source`: a reference the user typed again;
-    `module`: a live module (the Python API's), whose copy takes the bundle's weights."""
+    `module`: a live module (the Python API's), whose copy takes the bundle's weights. A model that
+    learnt own data is its architecture fitted to the manifest's record of that data."""
+    spec, missing = _architecture(manifest, source, trust_code, module)
+    if manifest.data is not None:
+        return from_manifest(manifest, spec), missing
+    return (spec if manifest.source is None else use(spec)), missing
+
+
+def _architecture(manifest, source, trust_code, module) -> tuple:
     if manifest.source is None:
-        return get_spec(manifest.model), None
+        architecture = manifest.data.get("architecture") if manifest.data else manifest.model
+        if not isinstance(architecture, str):
+            raise BundleError(f"manifest.json: {manifest.model!r} names neither a zoo model nor its source")
+        return get_spec(architecture), None
     if module is not None:
-        return use(spec_from_manifest(manifest, lambda: copy.deepcopy(module).cpu())), None
+        return spec_from_manifest(manifest, lambda: copy.deepcopy(module).cpu()), None
     if source is not None:
         given = parse_reference(source)
-        return use(spec_from_manifest(manifest, lambda: build(given))), None
+        return spec_from_manifest(manifest, lambda: build(given)), None
     recorded = Source.from_dict(manifest.source)
     missing = why_not_rebuilt(recorded, trust_code)
     builder = None if missing else (lambda: build(recorded))
-    return use(spec_from_manifest(manifest, builder)), missing
+    return spec_from_manifest(manifest, builder), missing
 
 
 def why_not_rebuilt(recorded: Source, trust_code: bool) -> str | None:

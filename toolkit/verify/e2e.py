@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from toolkit.data import load_dataset
+from toolkit.data import load_dataset, manifest_dataset
 from toolkit.runtime import bundle
 from toolkit.runtime.predictor import Predictor
 from toolkit.runtime.preprocess import prepare
@@ -36,7 +36,7 @@ def e2e_row(bundle_dir: Path, manifest: Manifest, data_dir=None) -> dict:
     """model.e2e.onnx against the runtime's preprocessing + model.onnx: argmax agreement, largest probability gap."""
     e2e_session = make_session(bundle.read_artifact(bundle_dir, manifest, "onnx-e2e")[1], "cpu")
     python_path = Predictor(bundle_dir, device="cpu")  # the runtime's preprocessing + model.onnx, as tk infer runs them
-    data = load_dataset(manifest.dataset, data_dir)
+    data = load_dataset(manifest_dataset(manifest), data_dir)
     images, labels = data.test_x[:E2E_IMAGES].numpy(), data.test_y[:E2E_IMAGES].numpy()
     agree, gaps, correct, per_size = 0, [], 0, {}
     for name, pictures in renditions(images):
@@ -49,7 +49,7 @@ def e2e_row(bundle_dir: Path, manifest: Manifest, data_dir=None) -> dict:
         agree += int(same.sum())
         correct += int((label_index == labels).sum())
         gaps.append(float(np.abs(probabilities - expected).max()))
-    total = E2E_IMAGES * len(per_size)
+    total = len(images) * len(per_size)
     agreement = agree / total
     failures = [] if agreement >= E2E_AGREEMENT else [f"argmax agrees on {agreement:.2%} < {E2E_AGREEMENT:.0%}"]
     return {

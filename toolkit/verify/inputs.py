@@ -41,11 +41,11 @@ def verification_batches(spec, data_dir=None, seed: int = 0) -> list:
     shape = spec.input.shape
     big = 16 if int(np.prod(shape)) > LARGE_INPUT else 512
     batches = []
-    if spec.dataset == "fashion-mnist":
+    if spec.input.kind == "image" and spec.dataset is not None:  # Fashion-MNIST, or your own images
         data = load_dataset(spec.dataset, data_dir, image=image_input(spec))
         x, y = data.to_input(data.test_x).numpy(), data.test_y.numpy()
-        batches += [Batch("real", x[i : i + 1]) for i in range(32)]
-        batches += [Batch("real", x[i * 7 : i * 7 + 7]) for i in range(16)]
+        batches += [Batch("real", x[i : i + 1]) for i in range(min(32, len(x)))]
+        batches += [Batch("real", x[i * 7 : i * 7 + 7]) for i in range(min(16, len(x) // 7))]
         batches += [Batch("real", x[i : i + 512], y[i : i + 512], size=512) for i in range(0, len(x), 512)]
         low, high = np.zeros(shape, np.float32), np.ones(shape, np.float32)
     elif spec.dataset is not None:  # a lab's table: its rows, then random rows around them

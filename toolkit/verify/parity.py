@@ -104,7 +104,7 @@ def parity_report(bundle_dir: Path, manifest, spec, atol: float, data_dir, skip,
         "atol": atol,
         "atol_reason": manifest.tolerance.get("reason", "tk's default"),
         "inputs": {
-            "dataset": spec.dataset or "none (seeded random inputs)",
+            "dataset": str(spec.dataset) if spec.dataset is not None else "none (seeded random inputs)",
             "kinds": ["real", "random", "edge"],
             "batch_sizes": sorted({b.size for b in batches if b.kind != "edge"}),
             "samples": sum(len(b.x) for b in batches),

@@ -8,6 +8,7 @@ only unknown words, one snippet under a lot of padding, the longest input the to
 
 import numpy as np
 
+from toolkit.data import load_dataset
 from toolkit.data.reviews import load_reviews
 from toolkit.runtime.text import PAD_ID, UNK_ID
 
@@ -18,11 +19,15 @@ def trimmed(ids: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(ids[:, :width])
 
 
-def real_batches(batch, data_dir) -> list:
-    reviews = load_reviews(data_dir)
-    ids, labels = reviews.test_ids.numpy(), reviews.test_labels.numpy()
-    found = [batch("real", trimmed(ids[i : i + 1])) for i in range(32)]
-    found += [batch("real", trimmed(ids[i * 7 : i * 7 + 7])) for i in range(16)]
+def real_batches(batch, data_dir, dataset="rotten-tomatoes") -> list:
+    if dataset == "rotten-tomatoes":
+        reviews = load_reviews(data_dir)
+        ids, labels = reviews.test_ids.numpy(), reviews.test_labels.numpy()
+    else:  # your own text lines (toolkit.data.own)
+        data = load_dataset(dataset, data_dir)
+        ids, labels = data.test_x.numpy(), data.test_y.numpy()
+    found = [batch("real", trimmed(ids[i : i + 1])) for i in range(min(32, len(ids)))]
+    found += [batch("real", trimmed(ids[i * 7 : i * 7 + 7])) for i in range(min(16, len(ids) // 7))]
     found += [batch("real", ids[i : i + 512], labels[i : i + 512], size=512) for i in range(0, len(ids), 512)]
     return found
 
@@ -51,7 +56,7 @@ def edge_ids(tokenizer) -> list:
 def text_batches(spec, batch, data_dir, rng) -> list:
     """`batch(kind, x, y=None, size=None)` makes one verify.inputs.Batch."""
     tokenizer = spec.input.tokenizer
-    found = real_batches(batch, data_dir) if spec.dataset is not None else []
+    found = real_batches(batch, data_dir, spec.dataset) if spec.dataset is not None else []
     longest = tokenizer.max_words * 2
     found += [batch("random", random_ids(rng, tokenizer.rows, size, longest)) for size in (1, 7, 512)]
     found += [batch("edge", ids) for ids in edge_ids(tokenizer)]

@@ -1,0 +1,56 @@
+"""A user's own data: a folder of labelled images (class folders, a train/ + test/ pair or an annotations
+CSV), a CSV table with a target column, or labelled text lines. See toolkit.models.own_data for how a
+model is fitted to it, and each module here for how its kind is read.
+"""
+
+from toolkit.data.own.source import DataOptions, OwnData
+from toolkit.errors import ToolkitError
+
+__all__ = ["DataOptions", "OwnData", "open_data", "reopen"]
+
+
+def open_data(options: DataOptions, prep=None, model_task=None, log=print, expect_digest=None) -> OwnData:
+    """The data `options` names; `prep` (images): the model's preprocessing; `model_task` (tables): the model's."""
+    kind = options.kind
+    if kind == "images":
+        from toolkit.data.own.images import open_images
+
+        return open_images(options, prep, log, expect_digest)
+    if kind == "table":
+        from toolkit.data.own.table import open_table
+
+        return open_table(options, model_task, log, expect_digest)
+    from toolkit.data.own.text import open_text
+
+    return open_text(options, log, expect_digest)
+
+
+def reopen(record: dict, prep=None, log=None) -> OwnData:
+    """A model's data again, from its record (a run's, a bundle's): refused when it has changed since."""
+    options = DataOptions.from_dict(record.get("options") or {})
+    task = record.get("task")
+    return open_data(options, prep, task, log or (lambda _line: None), record.get("digest"))
+
+
+def recorded(record: dict, labels: tuple, prep=None) -> OwnData:
+    """OwnData that reads its samples (and vocabulary) only when asked: export and verify need the data's
+    facts at once, its samples maybe never."""
+
+    def load(float_targets: bool):
+        data = reopen(record, prep)
+        data.float_targets = float_targets
+        return data.samples()
+
+    def vocab():
+        return reopen(record, prep).vocab()
+
+    return OwnData(record["kind"], record, tuple(labels), load, vocab=vocab if record["kind"] == "text" else None)
+
+
+def unavailable(record: dict, prep=None) -> str | None:
+    """Why the recorded data cannot be read here, or None."""
+    try:
+        reopen(record, prep)
+    except ToolkitError as exc:
+        return str(exc)
+    return None
