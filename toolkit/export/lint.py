@@ -8,8 +8,7 @@ import onnx
 from torch import nn
 
 from toolkit.errors import ExportLintError
-from toolkit.models.registry import example_input
-from toolkit.models.source import describe_exception
+from toolkit.models.forward_check import check_forward  # noqa: F401 (export's check, also training's)
 
 RANDOM_OPS = {
     "Dropout",
@@ -31,42 +30,6 @@ def check_module(module: nn.Module) -> None:
                 f"{name or 'model'} ({type(layer).__name__}) has no running statistics: in eval mode it would "
                 "still normalise by each batch's own statistics, so outputs would depend on the batch"
             )
-
-
-def check_forward(module: nn.Module, spec) -> None:
-    """The eval-mode module takes the spec's input and gives one output row per sample, as wide as the labels."""
-    import torch
-
-    shape = [2, *spec.input.shape]
-    try:
-        with torch.no_grad():
-            out = module(example_input(spec, 2))
-    except Exception as exc:  # the user's forward: whatever it raises, name it and the input it got
-        detail = describe_exception(exc)
-        if _takes_one(module, spec):
-            raise ExportLintError(
-                f"{spec.name}: the batch dim came out fixed at 1: forward takes a batch of 1 but a batch of 2 "
-                f"raises {detail} (a reshape or view with a hard-coded batch?)"
-            ) from None
-        raise ExportLintError(
-            f"{spec.name}: forward on an input of shape {shape} raised {detail} (is --input-shape right?)"
-        ) from None
-    width = 1 if spec.output in ("probability", "value") else len(spec.labels)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, width):
-        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        need = f"{len(spec.labels)} labels" if spec.output in ("logits", "probabilities") else f"a {spec.output}"
-        raise ExportLintError(f"{spec.name}: forward gives {got} for a batch of 2; {need} need [2, {width}]")
-
-
-def _takes_one(module: nn.Module, spec) -> bool:
-    import torch
-
-    try:
-        with torch.no_grad():
-            module(example_input(spec, 1))
-        return True
-    except Exception:  # any failure: the model does not take this input either
-        return False
 
 
 def check_onnx(model: onnx.ModelProto) -> None:

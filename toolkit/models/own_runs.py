@@ -12,7 +12,7 @@ from pathlib import Path
 from toolkit.atomic import write_text
 from toolkit.errors import UsageError
 from toolkit.models.custom import RECIPES, TASK_OF_OUTPUT, ModelOptions, custom_spec, default_name, model_input
-from toolkit.models.own_data import TABLE_RECIPE, fitted
+from toolkit.models.own_data import INPUT_KIND, TABLE_RECIPE, fitted
 from toolkit.models.own_data import default_name as data_name
 from toolkit.models.preprocessing import preprocessing
 from toolkit.models.registry import get_spec, use
@@ -54,6 +54,8 @@ def use_data(model: str, options, described: dict, args=None, log=print) -> str:
     options.check()
     if not is_reference(model):
         base = get_spec(model)
+        if base.input.kind != INPUT_KIND[options.kind]:  # said before the data is read
+            raise UsageError(f"{model} takes {base.input.kind} input; --data {options.data} is {options.kind}")
         prep = preprocessing_for(base.input)
         data = open_data(options, prep, base.task, log)
         return use(fitted(base, data, described.get("name") or data_name(model, options.data), model)).name

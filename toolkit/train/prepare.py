@@ -12,6 +12,7 @@ import torch
 from toolkit.data import load_dataset
 from toolkit.errors import UsageError
 from toolkit.models import get_spec, image_input
+from toolkit.models.forward_check import check_forward
 from toolkit.train import checkpoint, distributed
 from toolkit.train.recipes import TrainConfig, loss_function, make_optimizer, resolve_config
 
@@ -82,8 +83,7 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
     data = data.to(dev)
     data_seconds = time.perf_counter() - started
 
-    torch.manual_seed(config.seed)
-    net = spec.build().to(dev)
+    net = _build(spec, config.seed, dev)
     optimizer = make_optimizer(net, config, spec.recipes[config.recipe])
     history = []
     if state is not None:
@@ -106,6 +106,16 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
     if hasattr(spec.dataset, "record"):  # own data: where from, and how many samples on each side
         metrics["data"] = {key: spec.dataset.record.get(key) for key in ("kind", "path", "digest", "train", "test")}
     return Run(spec, config, run_dir, dev, cluster, data, net, optimizer, step, history, metrics, log)
+
+
+def _build(spec, seed: int, dev) -> torch.nn.Module:
+    """The model with its seeded initial weights, on the device; one that does not take its input is refused."""
+    torch.manual_seed(seed)
+    net = spec.build()
+    if spec.source is not None or hasattr(spec.dataset, "record"):  # yours, or fitted to your data: ask first
+        check_forward(net.eval(), spec)
+        net.train()
+    return net.to(dev)
 
 
 def _compiled_step(spec, net, optimizer, data, config, cluster, dev, use_compile, compile_mode) -> tuple:

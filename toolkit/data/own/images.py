@@ -88,10 +88,10 @@ def open_images(options, prep, log=print, expect_digest: str | None = None) -> O
     if len(names) < 2:
         raise DataError(f"{where}: only one class ({names[0]!r}); a classifier needs two or more")
     counts = np.bincount(classes, minlength=len(names))
-    _report_imbalance(names, counts, problems)
     train, test, described = _split(entries, keep, classes, options)
     for line in problems.lines(where):
         log(line)
+    imbalance = _report_imbalance(names, counts, where, log)
     cached = "from the cache" if decoded.seconds == 0 else f"decoded in {decoded.seconds:.1f}s"
     record = {
         "kind": "images",
@@ -105,6 +105,7 @@ def open_images(options, prep, log=print, expect_digest: str | None = None) -> O
         "test": len(test),
         "classes": dict(zip(names, counts.tolist(), strict=True)),
         "problems": problems.counts(),
+        "imbalance": imbalance,
         "options": options.to_dict(),
     }
     log(f"{where}: {len(keep):,} images in {len(names)} classes, {cached}; {held_out(record)}")
@@ -114,16 +115,19 @@ def open_images(options, prep, log=print, expect_digest: str | None = None) -> O
         y = [targets(classes[part], float_targets) for part in (train, test)]
         return x[0], y[0], x[1], y[1], image_input(prep)
 
-    return OwnData("images", record, names, load)
+    files = tuple(tuple(entries[keep[i]].path for i in part) for part in (train, test))
+    return OwnData("images", record, names, load, files=files)
 
 
-def _report_imbalance(names, counts, problems: Problems) -> None:
+def _report_imbalance(names, counts, where: str, log) -> dict | None:
     largest, smallest = int(counts.argmax()), int(counts.argmin())
-    if counts[largest] > IMBALANCE * counts[smallest]:
-        problems.add(
-            f"classes over {IMBALANCE}:1 imbalanced (largest: smallest)",
-            f"{names[largest]!r} {counts[largest]:,}: {names[smallest]!r} {counts[smallest]:,}",
-        )
+    if counts[largest] <= IMBALANCE * counts[smallest]:
+        return None
+    log(
+        f"{where}: classes over {IMBALANCE}:1 imbalanced: {names[largest]!r} has {counts[largest]:,} images, "
+        f"{names[smallest]!r} {counts[smallest]:,} (a model may learn to ignore the small ones)"
+    )
+    return {"largest": names[largest], "smallest": names[smallest]}
 
 
 def _split(entries, keep, classes, options) -> tuple:

@@ -4,7 +4,7 @@ A folder of images from elsewhere is untrusted: every file tk skipped (or conver
 kind, in one line each (`lines`), and the counts go into the run's record (`counts`).
 """
 
-SHOWN = 3  # names shown per kind of problem; the rest are counted
+SHOWN = 5  # names shown per kind of problem; the rest are counted
 
 
 class Problems:

@@ -47,6 +47,9 @@ class DataOptions:
         )
 
     def check(self) -> "DataOptions":
+        from toolkit.data.own.split import check_fraction
+
+        check_fraction(self.test_split)
         if self.task is not None and self.task not in TASKS:
             raise UsageError(f"--task must be classification or regression, got {self.task!r}")
         if self.images is not None and not Path(self.images).is_dir():
@@ -79,6 +82,7 @@ class OwnData:
     load: object  # (float_targets) -> (train_x, train_y, test_x, test_y, to_input), read when first needed
     float_targets: bool = False  # targets as float [N, 1] (regression, a binary model's P(class 1))
     vocab: object = None  # text: () -> the vocabulary, id -> word
+    files: tuple = ()  # images: (train files, test files), relative to the images folder, in sample order
     loaded: dict = field(default_factory=dict)
 
     @property
