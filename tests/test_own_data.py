@@ -5,6 +5,9 @@ The folders are written once per session; the data cache lives in this session's
 
 import json
 import os
+import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +17,8 @@ from toolkit.bench.own_data import class_folder, write_fashion_folders
 from toolkit.data.own import DataOptions, open_data
 from toolkit.models import get_spec
 from toolkit.models.preprocessing import preprocessing
+
+from conftest import REPO
 
 TINY_NET = """
 import torch
@@ -156,3 +161,51 @@ def test_training_uses_the_tensor_the_runtime_makes_of_each_file(cli, in_tmp, co
     for pixels, name in [(train_x[0], train_files[0]), (train_x[-1], train_files[-1]), (test_x[3], test_files[3])]:
         used = to_input(pixels[None])[0].numpy()
         assert np.array_equal(predictor.preprocess(colour_photos / name), used), name
+
+
+def readme_commands() -> list:
+    text = (REPO / "README.md").read_text()
+    block = text.split("<!-- own-data -->", 1)[1].split("<!-- /own-data -->", 1)[0]
+    lines = block.strip().strip("`").strip().splitlines()
+    return [shlex.split(line.split("#", 1)[0]) for line in lines if line.strip()]
+
+
+def test_the_readme_section_trains_exports_verifies_and_serves(tmp_path, data_cache):
+    """The README's "Your own data" commands, as a user types them, in an empty folder."""
+    import tritonclient.http as httpclient
+
+    from serving import start
+
+    served_bundles = []
+    for command in readme_commands():
+        if command[:2] == ["tk", "serve"]:
+            served_bundles.append(tmp_path / command[2])
+            continue
+        argv = (
+            [sys.executable, *command[1:]]
+            if command[0] == "python"
+            else [sys.executable, "-m", "toolkit", *command[1:]]
+        )
+        if command[0] == "python":
+            argv[1] = str(REPO / argv[1])
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stderr[-2000:]}"
+    assert [b.name for b in served_bundles] == ["fashion-mlp-clothes", "softmax-classifier-clothes"]
+    image = next((tmp_path / "clothes" / "sneaker").iterdir())
+    first_row = (tmp_path / "clothes.csv").read_text().splitlines()[1].split(",")[:-1]
+    inputs = {
+        "fashion-mlp-clothes": ("BYTES", np.array([image.read_bytes()], dtype=object)),
+        "softmax-classifier-clothes": ("FP32", np.array([[float(v) for v in first_row]], np.float32)),
+    }
+    for bundle in served_bundles:
+        served = start(bundle)
+        try:
+            datatype, batch = inputs[bundle.name]
+            tensor = httpclient.InferInput("input", list(batch.shape), datatype)
+            tensor.set_data_from_numpy(batch)
+            answer = httpclient.InferenceServerClient(served.http).infer(bundle.name, [tensor])
+        finally:
+            served.stop()
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        assert answer.as_numpy("logits").shape == (1, len(manifest["labels"])) == (1, 10)
+        assert manifest["verification"]["passed"] is True
