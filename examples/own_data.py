@@ -1,4 +1,4 @@
-"""Make "your own data" to try `tk train --data` on: a folder of images and a CSV table, from the Fashion-MNIST test split.
+"""Your own data to try `tk train --data` on: a folder of images and a CSV table, from Fashion-MNIST's test split.
 
     python examples/own_data.py [OUT_DIR] [--per-class N]
 
