@@ -1,8 +1,10 @@
 """A folder of images someone handed over: every kind of bad file reported by name and skipped, or one-line errors."""
 
 import io
+import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,12 +123,42 @@ def test_a_changed_folder_is_not_scored_as_the_one_trained_on(cli, in_tmp, good)
     good(in_tmp / "photos", "bag", 20)
     good(in_tmp / "photos", "coat", 20)
     assert cli("train", "fashion-mlp", "--data", "photos", "--epochs", "1").exit_code == 0
-    assert cli("export", "fashion-mlp-photos", "--format", "onnx").exit_code == 0
+    assert cli("export", "fashion-mlp-photos", "-f", "onnx", "-f", "onnx-e2e").exit_code == 0
     first = next((in_tmp / "photos" / "bag").iterdir())
     os.utime(first, (1, 1))
-    verified = cli("verify", "fashion-mlp-photos")
-    assert verified.exit_code == 1
-    assert "has changed since the model was trained" in verified.output
+    verified = cli("verify", "fashion-mlp-photos", "--skip", "torch.compile")
+    assert verified.exit_code == 0, verified.output
+    assert (
+        f"its data is not read: {in_tmp / 'photos'} has changed since the model was trained (its files' names"
+        in verified.output
+    )
+    assert "not run: it is judged on the test images, which are not read here" in verified.output
     report = cli("report", "exported/fashion-mlp-photos", "--out", "report.html")
     assert report.exit_code == 0, report.output
     assert "has changed since the model was trained" in (in_tmp / "report.html").read_text()
+
+
+def test_a_bundle_from_elsewhere_never_makes_tk_read_the_folder_it_names(cli, in_tmp, good, tmp_path_factory):
+    """A manifest's data record could name any folder on this machine: tk reads it only where it trained."""
+    good(in_tmp / "photos", "bag", 10)
+    good(in_tmp / "photos", "coat", 10)
+    private = tmp_path_factory.mktemp("private")
+    good(private, "me", 5)
+    good(private, "you", 5)
+    assert cli("train", "fashion-mlp", "--data", "photos", "--epochs", "1").exit_code == 0
+    assert cli("export", "fashion-mlp-photos", "--format", "onnx").exit_code == 0
+    manifest_file = in_tmp / "exported" / "fashion-mlp-photos" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["data"]["path"] = manifest["data"]["options"]["data"] = str(private)
+    manifest_file.write_text(json.dumps(manifest))
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "toolkit" / "data"
+    before = set(cache.iterdir())
+    verified = cli("verify", "fashion-mlp-photos", "--skip", "torch.compile")
+    assert verified.exit_code == 0, verified.output
+    assert f"{private}: not read (a bundle's data is read only where it was trained)" in verified.output
+    assert cli("report", "exported/fashion-mlp-photos", "--out", "report.html").exit_code == 0
+    assert set(cache.iterdir()) == before  # nothing of the private folder was decoded
+    manifest["data"]["normalisation"] = {"mean": ["x"], "std": [0]}
+    manifest_file.write_text(json.dumps(manifest))
+    broken = cli("verify", "fashion-mlp-photos")
+    assert broken.exit_code != 0 and "its data record's normalisation is not what tk writes" in broken.output

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from toolkit.atomic import write_text
-from toolkit.errors import UsageError
-from toolkit.models.custom import RECIPES, TASK_OF_OUTPUT, ModelOptions, custom_spec, default_name, model_input
+from toolkit.errors import BundleError, UsageError
+from toolkit.models.custom import NAME, RECIPES, TASK_OF_OUTPUT, ModelOptions, custom_spec, default_name, model_input
 from toolkit.models.own_data import INPUT_KIND, TABLE_RECIPE, fitted
 from toolkit.models.own_data import default_name as data_name
 from toolkit.models.preprocessing import preprocessing
@@ -90,6 +90,9 @@ def peek_shape(options) -> tuple:
 
 def write_record(run_dir: Path, spec) -> None:
     """data.json in the run folder: the architecture, the data's record and the model's own input."""
+    from toolkit.data.own import remember
+
+    remember(spec.dataset.record)
     record = {"name": spec.name, "data": spec.dataset.record, "input_shape": list(spec.input.shape)}
     if spec.input.kind == "image":
         record.update(mean=list(spec.input.mean), std=list(spec.input.std), background=spec.input.background)
@@ -103,7 +106,8 @@ def read_record(path: Path) -> dict:
         raise UsageError(f"{path}: over {MAX_RECORD_BYTES >> 20} MB; not a run's record")
     try:
         record = json.loads(path.read_text())
-        record["data"]["kind"], record["data"]["labels"]  # noqa: B018 (the keys every record has)
+        if not NAME.fullmatch(record["name"]) or not isinstance(record["data"], dict):
+            raise ValueError(record["name"])
     except (ValueError, KeyError, TypeError):
         raise UsageError(f"{path}: not a run's data record (delete it, or train again)") from None
     return record
@@ -119,7 +123,7 @@ def adopt_run(model: str, name=None, args=None, checkpoint_file=None, runs_dir=P
     if not (folder / RUN_RECORD).is_file():
         return None
     record = read_record(folder / RUN_RECORD)
-    data_record = record["data"]
+    data_record = checked(record["data"], str(folder / RUN_RECORD))
     architecture = data_record.get("architecture")
     if architecture is None and not is_reference(model):
         raise UsageError(
@@ -145,9 +149,33 @@ def _recorded(data_record: dict, base):
     return recorded(data_record, data_record["labels"], preprocessing_for(base.input))
 
 
+def checked(record, where: str) -> dict:
+    """A data record as tk writes it (a bundle from elsewhere may hold anything): the fields a spec is built from."""
+    numbers = (int, float)
+    kind, labels, features = record.get("kind"), record.get("labels"), record.get("features")
+    norm, architecture = record.get("normalisation"), record.get("architecture")
+    problem = None
+    if kind not in INPUT_KIND or not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        problem = "kind or labels"
+    elif features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
+        problem = "features"
+    elif norm is not None and not (
+        isinstance(norm, dict)
+        and all(isinstance(norm.get(k), list) and len(norm[k]) == len(features or ()) for k in ("mean", "std"))
+        and all(isinstance(v, numbers) for v in norm["mean"] + norm["std"])
+        and all(v > 0 for v in norm["std"])
+    ):
+        problem = "normalisation"
+    elif architecture is not None and not isinstance(architecture, str):
+        problem = "architecture"
+    if problem is not None:
+        raise BundleError(f"{where}: its data record's {problem} is not what tk writes")
+    return record
+
+
 def from_manifest(manifest, base):
     """verify's spec of a bundle that learnt own data: `base` (the architecture) fitted to its record."""
-    record = manifest.data
+    record = checked(manifest.data, "manifest.json")
     return use(fitted(base, _recorded(record, base), manifest.model, record.get("architecture")))
 
 
