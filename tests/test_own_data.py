@@ -117,6 +117,8 @@ def test_your_own_model_on_rgb_jpegs_trains_exports_verifies_and_serves(cli, in_
     assert exported.exit_code == 0, exported.output
     verified = cli("verify", "tiny-net", "--skip", "torch.compile")
     assert verified.exit_code == 0, verified.output
+    assert cli("report", "exported/tiny-net", "--out", "report.html").exit_code == 0  # RGB mistakes shown
+    assert f"your own images: {colour_photos}" in (in_tmp / "report.html").read_text()
     manifest = json.loads((in_tmp / "exported" / "tiny-net" / "manifest.json").read_text())
     assert manifest["labels"] == ["bag", "shirt", "trouser"] and manifest["input"]["shape"][1:] == [3, 32, 32]
     record = manifest["data"]

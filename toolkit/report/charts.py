@@ -43,7 +43,9 @@ def mistakes_png(mistakes: list, stored: np.ndarray, labels: list) -> bytes:
     for axis in axes.flat:
         axis.axis("off")
     for axis, (index, true, predicted, probability) in zip(axes.flat, mistakes, strict=False):
-        axis.imshow(stored[index], cmap="gray", vmin=0, vmax=255)
+        picture = stored[index]
+        picture = picture.transpose(1, 2, 0) if picture.ndim == 3 else picture  # RGB [3, S, S] (your own photos)
+        axis.imshow(picture, cmap="gray", vmin=0, vmax=255)
         axis.set_title(
             f"{_short(str(labels[true]))}\n→ {_short(str(labels[predicted]))} ({probability:.0%})", fontsize=8
         )

@@ -15,7 +15,7 @@ def overview(facts) -> str:
         ["task", m.task],
         ["input", f"{m.input.kind} {list(m.input.sample_shape)}"],
         ["output", f"{m.output.kind}, {len(m.labels) or m.output.shape[-1]} {'classes' if m.labels else 'values'}"],
-        ["dataset", m.dataset or "none named"],
+        ["dataset", own_data(m.data) if m.data else (m.dataset or "none named")],
         ["architecture from", where + (f" (sha256 {source['sha256'][:12]}…)" if source.get("sha256") else "")],
         ["weights", f"{m.weights.get('source', '?')}: {m.weights.get('path', '')}"],
         ["formats", ", ".join(sorted(m.formats))],
@@ -25,6 +25,17 @@ def overview(facts) -> str:
         rows.append(["not exported", "; ".join(f"{k}: {v}" for k, v in m.failed_formats.items())])
     warning = f'<p class="fail">{esc(m.warning)}</p>' if m.warning else ""
     return f"<h1>{esc(m.model)}</h1><p>{esc(m.description)}</p>{warning}" + table(["", ""], rows)
+
+
+def own_data(record: dict) -> str:
+    """A model that learnt your own data: where it was, how much of it, how it was split (the manifest's record)."""
+    used = record.get("used", record.get("lines", "?"))
+    split = record.get("split")
+    how = split if isinstance(split, str) else f"{split.get('test_fraction')} held out, seed {split.get('seed')}"
+    return (
+        f"your own {record.get('kind')}: {record.get('path')} ({used} used; {record.get('train')} to train on, "
+        f"{record.get('test')} to test on: {how}; digest {str(record.get('digest'))[:12]}…)"
+    )
 
 
 def training(facts) -> str:
