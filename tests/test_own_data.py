@@ -121,6 +121,9 @@ def test_your_own_model_on_rgb_jpegs_trains_exports_verifies_and_serves(cli, in_
     assert f"your own images: {colour_photos}" in (in_tmp / "report.html").read_text()
     manifest = json.loads((in_tmp / "exported" / "tiny-net" / "manifest.json").read_text())
     assert manifest["labels"] == ["bag", "shirt", "trouser"] and manifest["input"]["shape"][1:] == [3, 32, 32]
+    from test_manifest_schema import VALIDATOR
+
+    assert not [e.message for e in VALIDATOR.iter_errors(manifest)]  # your own model, your own data: the schema holds
     record = manifest["data"]
     assert record["path"] == str(colour_photos) and record["split"] == {"test_fraction": 0.1, "seed": 0}
     assert record["files"] == record["used"] == sum(1 for _ in colour_photos.rglob("*.jpg"))
