@@ -9,11 +9,12 @@ OUT="$(realpath -m "${1:-docs/report-fashion-mlp.png}")"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-cd "$WORK"  # so the page's snippets read exported/fashion-mlp, as in a user's checkout
+cd "$WORK"  # so the page's paths read exported/fashion-mlp and runs/bench, as in a user's checkout
+[ -d "$ROOT/runs/bench" ] && mkdir -p runs && cp -r "$ROOT/runs/bench" runs/bench
 tk train fashion-mlp --run-dir runs/fashion-mlp
 tk export fashion-mlp --checkpoint runs/fashion-mlp/checkpoint.pt --out exported/fashion-mlp
 tk verify fashion-mlp --bundle exported/fashion-mlp --skip torch.compile
-tk report exported/fashion-mlp --out report.html --bench-dir "$ROOT/runs/bench"
+tk report exported/fashion-mlp --out report.html --bench-dir runs/bench
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --host-resolver-rules="MAP * ~NOTFOUND" \
     --window-size=1200,5600 --screenshot="$WORK/page.png" "file://$WORK/report.html" 2>/dev/null
 mkdir -p "$(dirname "$OUT")"

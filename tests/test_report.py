@@ -132,3 +132,31 @@ def test_the_page_in_headless_chromium(tmp_path):
 
     picture = Image.open(shot).convert("L")
     assert picture.size == (1200, 3000) and ImageStat.Stat(picture).stddev[0] > 20  # not a blank page
+
+
+def test_how_to_call_it_serves_the_model_and_its_snippet_answers(tmp_path):
+    """The page's tk serve + tritonclient snippet, run as a user would copy it, against tk serve."""
+    import sys
+
+    from serving import start
+
+    html, _ = build_report(REPO / "exported" / "fashion-mlp", bench_dir=tmp_path)
+    assert "no server" not in html and "tk serve " in html and "podman run" in html
+    code = re.search(r"<h3>HTTP: tk serve and tritonclient</h3><pre>(.*?)</pre>", html, re.S).group(1)
+    import html as html_module
+
+    lines = html_module.unescape(code).splitlines()
+    assert lines[0].startswith("tk serve ")
+    served = start(REPO / "exported" / "fashion-mlp")
+    try:
+        script = (
+            "\n".join(lines[1:])
+            .replace("localhost:8000", served.http)
+            .replace("picture.png", str(REPO / "samples" / "sneaker-9.png"))
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    finally:
+        served.stop()
+    assert done.returncode == 0, done.stderr
+    logits = [float(v) for v in done.stdout.replace("[", " ").replace("]", " ").split()]
+    assert len(logits) == 10 and max(range(10), key=logits.__getitem__) == 7  # a sneaker

@@ -79,9 +79,6 @@ def usage_section(manifest, bundle_dir: str) -> str:
     parts = ["<h2>How to call it</h2>"]
     for title, code in snippets(manifest, bundle_dir):
         parts.append(f"<h3>{esc(title)}</h3><pre>{esc(code)}</pre>")
-    parts.append(
-        missing("HTTP: this version of tk has no server; embed the bundle as above or serve model.onnx with your own.")
-    )
     return "\n".join(parts)
 
 
