@@ -1,11 +1,12 @@
-"""Regenerate the README's example outputs from the commands themselves, so they cannot go stale.
+"""Regenerate the example outputs of the README and the docs/ pages from the commands themselves, so they cannot
+go stale.
 
 Each block follows a marker line `<!-- readme_examples: NAME -->`: command blocks are rerun (`$ tk ...`
 lines, in a scratch folder that sees the repository's samples/ and exported/ and a small scores.csv),
 and the verify table is drawn from the committed bundle's verification.json.
 
-    python scripts/readme_examples.py           # rewrite README.md
-    python scripts/readme_examples.py --check   # exit 1, naming the block, if README.md is stale
+    python scripts/readme_examples.py           # rewrite README.md and docs/**/*.md
+    python scripts/readme_examples.py --check   # exit 1, naming the page and the block, if one is stale
 """
 
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+PAGES = [README, *sorted((REPO / "docs").rglob("*.md"))]
 MARKER = re.compile(r"<!-- readme_examples: (?P<name>[\w-]+) -->\n```\n(?P<body>.*?)```\n", re.S)
 SCORES_CSV = "quiz1,quiz2,midterm\n93,88,93\n73,80\n"  # the last row is short on purpose
 COMMANDS = {
@@ -63,24 +65,27 @@ def block(name: str) -> str:
 
 def main() -> int:
     check = "--check" in sys.argv[1:]
-    text = README.read_text()
     stale = []
+    for page in PAGES:
+        text = page.read_text()
+        name = page.relative_to(REPO)
 
-    def regenerate(match):
-        fresh = block(match["name"])
-        if fresh != match["body"]:
-            stale.append(match["name"])
-        return match.group(0).replace(match["body"], fresh, 1)
+        def regenerate(match):
+            fresh = block(match["name"])
+            if fresh != match["body"]:
+                stale.append(f"{name}: {match['name']}")  # noqa: B023 (used at once, within this page's loop)
+            return match.group(0).replace(match["body"], fresh, 1)
 
-    updated = MARKER.sub(regenerate, text)
-    if check:
-        if stale:
-            print(
-                f"README.md: stale examples {', '.join(stale)}; run python scripts/readme_examples.py", file=sys.stderr
-            )
-        return 1 if stale else 0
-    README.write_text(updated)
-    print(f"README.md: {len(stale)} example block(s) rewritten" + (f" ({', '.join(stale)})" if stale else ""))
+        updated = MARKER.sub(regenerate, text)
+        if not check and updated != text:
+            page.write_text(updated)
+    if check and stale:
+        print(f"stale examples: {', '.join(stale)}; run python scripts/readme_examples.py", file=sys.stderr)
+        return 1
+    print(
+        f"{len(stale)} example block(s) {'stale' if check else 'rewritten'}"
+        + (f" ({', '.join(stale)})" if stale else "")
+    )
     return 0
 
 

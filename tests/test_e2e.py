@@ -55,8 +55,8 @@ def test_blank_image_does_not_crash(session):
 
 
 def readme_e2e_example() -> str:
-    match = re.search(r"```python\n(# e2e\.py.*?)```", (REPO / "README.md").read_text(), re.S)
-    assert match, "README.md must hold the '# e2e.py' example"
+    match = re.search(r"```python\n(# e2e\.py.*?)```", (REPO / "docs" / "deploying" / "embedding.md").read_text(), re.S)
+    assert match, "docs/deploying/embedding.md must hold the '# e2e.py' example"
     return match.group(1)
 
 

@@ -304,9 +304,9 @@ def test_the_saved_archive_runs_under_docker_too(built, token_file):
 
 
 def test_the_readme_run_line_serves_the_image(built, token_file):
-    """The README's one `podman run` line, as written but for the ports and the image name."""
-    readme = (REPO / "README.md").read_text()
-    line = re.search(r"<!-- image-run -->\n```\n(podman run [^\n]+)\n```", readme).group(1)
+    """The tk image page's one `podman run` line, as written but for the ports and the image name."""
+    page = (REPO / "docs" / "commands" / "image.md").read_text()
+    line = re.search(r"<!-- image-run -->\n```\n(podman run [^\n]+)\n```", page).group(1)
     args = shlex.split(line)
     assert args[-1] == "tk-fashion-mlp" and "--read-only" in args and "--cap-drop=ALL" in args
     http, grpc = free_port(), free_port()

@@ -23,9 +23,9 @@ def modules() -> list:
 
 
 def readme_layout() -> set:
-    """The paths the README's layout block names, built from its indentation (two spaces a level)."""
-    readme = (REPO / "README.md").read_text()
-    block = re.search(r"## Layout\n.*?```\n(.*?)```", readme, re.S).group(1)
+    """The paths the architecture page's layout block names, built from its indentation (two spaces a level)."""
+    page = (REPO / "docs" / "architecture.md").read_text()
+    block = re.search(r"# Layout\n.*?```\n(.*?)```", page, re.S).group(1)
     paths, parents = set(), []
     for line in block.splitlines():
         indent = (len(line) - len(line.lstrip(" "))) // 2

@@ -170,7 +170,7 @@ def test_training_uses_the_tensor_the_runtime_makes_of_each_file(cli, in_tmp, co
 
 def readme_commands() -> list:
     text = (REPO / "README.md").read_text()
-    block = text.split("<!-- own-data -->", 1)[1].split("<!-- /own-data -->", 1)[0]
+    block = text.split("[start:own-data]", 1)[1].split("[end:own-data]", 1)[0].split("```", 1)[1].rsplit("```", 1)[0]
     lines = block.strip().strip("`").strip().splitlines()
     return [shlex.split(line.split("#", 1)[0]) for line in lines if line.strip()]
 

@@ -1,4 +1,4 @@
-"""The README's example outputs are what the commands print today (scripts/readme_examples.py)."""
+"""The README's and the docs' example outputs are what the commands print today (scripts/readme_examples.py)."""
 
 import subprocess
 import sys

@@ -86,9 +86,9 @@ def test_cuda_request_without_gpu_is_an_error():
 
 
 def readme_embed_example() -> str:
-    readme = (REPO / "README.md").read_text()
-    match = re.search(r"```python\n(# embed\.py.*?)```", readme, re.S)
-    assert match, "README.md must hold the '# embed.py' example"
+    page = (REPO / "docs" / "deploying" / "embedding.md").read_text()
+    match = re.search(r"```python\n(# embed\.py.*?)```", page, re.S)
+    assert match, "docs/deploying/embedding.md must hold the '# embed.py' example"
     return match.group(1)
 
 
