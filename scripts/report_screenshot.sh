@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's picture of `tk report`: train fashion-mlp with its default recipe, export and verify it,
+# The picture of `tk report` on its docs page: train fashion-mlp with its default recipe, export and verify it,
 # write its report (with this checkout's runs/bench figures, if any) and screenshot the page in
 # headless Chromium. Usage: scripts/report_screenshot.sh [OUT.png]   (default docs/report-fashion-mlp.png)
 set -euo pipefail

@@ -63,7 +63,7 @@ ensure_venv() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, kubernetes_validate, yaml, executorch, openvino, coremltools, ai_edge_litert, ray.serve, ray.data, toolkit" >/dev/null 2>&1 \
+    [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c "import torch, torchvision, onnx, onnxscript, onnxruntime, typer, numpy, PIL, matplotlib, pytest, uvicorn, starlette, grpc, prometheus_client, schemathesis, websocket, tritonclient.http, kubernetes_validate, yaml, executorch, openvino, coremltools, ai_edge_litert, ray.serve, ray.data, mkdocs, material, jsonschema, toolkit" >/dev/null 2>&1 \
         || { echo "setup: the install into $VENV failed (see the pip output above)" >&2; exit 1; }
     echo "$want" > "$stamp"
 }

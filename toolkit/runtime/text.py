@@ -1,6 +1,6 @@
 """Text -> token ids, as the manifest's `tokenizer` says. No torch; simple enough to rewrite in any language.
 
-The rules (the README shows them in 30 lines of JavaScript):
+The rules (docs/deploying/embedding.md shows them in 30 lines of JavaScript):
   1. Replace the typographic apostrophes ’ and ‘ by ', then lowercase (Unicode's full lowercasing).
   2. Words are maximal runs of letters and numbers (Unicode categories L* and N*), where a single
      apostrophe between two such characters joins them ("isn't", "director's"). Everything else separates.
