@@ -12,6 +12,7 @@ and the verify table is drawn from the committed bundle's verification.json.
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,11 @@ COMMANDS = {
         "tk infer samples/sneaker-9.png samples/photo-sneaker-9.jpg --top-k 2",
         "tk infer samples/bag-18.png --json",
     ],
+    "infer-text": [
+        'tk infer --model exported/review-sentiment --text "A gorgeous, moving film." '
+        '--text "Dull and lifeless; a waste of two hours." --text "zzyzx qwxq"',
+        "tk infer --model exported/review-sentiment --similar dull --top-k 5",
+    ],
     "infer-rows": [
         "tk infer --model exported/linear-regression --values 4",
         "tk infer --model exported/multivariate-regression --values 73,80,75 scores.csv",
@@ -37,7 +43,7 @@ COMMANDS = {
 
 def run(command: str, folder: Path) -> str:
     """`$ command` and what it printed, stdout and stderr in the order printed (unbuffered)."""
-    args = [sys.executable, "-m", "toolkit", *command.split()[1:]]
+    args = [sys.executable, "-m", "toolkit", *shlex.split(command)[1:]]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100"}
     result = subprocess.run(args, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return f"$ {command}\n{result.stdout}"
