@@ -55,7 +55,7 @@ def write_fashion_folders(root: Path) -> Path:
 
 
 def open_seconds(folder: Path) -> tuple:
-    """(seconds to open the folder as training data, the number of images, the digest) in this process."""
+    """(seconds to open the folder as training data, the number of images) in this process."""
     from toolkit.data.own import DataOptions, open_data
     from toolkit.models import get_spec
     from toolkit.models.preprocessing import preprocessing
@@ -63,7 +63,7 @@ def open_seconds(folder: Path) -> tuple:
     started = time.perf_counter()
     data = open_data(DataOptions(str(folder)), preprocessing(get_spec("fashion-mlp")), log=lambda _line: None)
     data.samples()
-    return time.perf_counter() - started, data.record["used"], data.record["digest"]
+    return time.perf_counter() - started, data.record["used"]
 
 
 def train(args: list, run_dir: Path, env: dict) -> dict:
@@ -79,8 +79,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tk-bench-own-"))
     os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # a cold cache, here and in the training runs
     folder = write_fashion_folders(work / "fashion")
-    first, count, _ = open_seconds(folder)
-    second, _, _ = open_seconds(folder)
+    first, count = open_seconds(folder)
+    second, _ = open_seconds(folder)
     env, runs = dict(os.environ), {"folder": [], "idx": []}
     for round in range(ROUNDS):  # alternating, so that both see the machine alike
         runs["folder"].append(train(["--data", folder], work / f"folder-{round}", env))

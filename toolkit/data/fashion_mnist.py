@@ -44,8 +44,10 @@ class FashionMNIST:
 
 
 def images_to_input(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28] in [0, 1], the exported models' input contract."""
-    return images_uint8.unsqueeze(1).float().div_(255.0)
+    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28] in [0, 1], the exported models' input contract (RGB images
+    of your own, uint8 [N, 3, S, S], keep their channels)."""
+    channels = images_uint8.unsqueeze(1) if images_uint8.dim() == 3 else images_uint8
+    return channels.float().div_(255.0)
 
 
 def resize_images(images_uint8: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
@@ -60,7 +62,8 @@ def resize_images(images_uint8: torch.Tensor, size: int, chunk: int = 4096) -> t
 
 
 def input_function(channels: int = 1, mean=(), std=()):
-    """uint8 [N, S, S] -> the model's float32 [N, channels, S, S]: gray repeated per channel, then (x - mean) / std."""
+    """uint8 [N, S, S] (or RGB [N, 3, S, S]) -> the model's float32 [N, channels, S, S]: gray repeated per channel,
+    then (x - mean) / std; as toolkit.runtime.preprocess.scale_pixels does for one file."""
     if channels == 1 and not mean:
         return images_to_input
     mean_t = torch.tensor(mean or (0.0,) * channels).view(1, -1, 1, 1)

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from toolkit.data.own.source import label_file
 from toolkit.errors import UsageError
 from toolkit.models import source as sources
 from toolkit.models.fashion import FASHION_LABELS, FASHION_RECIPE, TUTORIAL_RECIPE
@@ -18,7 +19,6 @@ from toolkit.runtime.validation import MAX_IMAGE_SIDE, MAX_LABELS
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 LABEL_SETS = ("fashion-mnist", "imagenet")
 DATASETS = ("fashion-mnist",)
-MAX_LABEL_FILE = 1 << 20
 TASK_OF_OUTPUT = {
     "logits": "classification",
     "probabilities": "classification",
@@ -62,11 +62,8 @@ def resolve_labels(value) -> tuple:
         from toolkit.models.vision import imagenet_labels
 
         return imagenet_labels()
-    path = Path(value)
-    if path.is_file():
-        if path.stat().st_size > MAX_LABEL_FILE:
-            raise UsageError(f"--labels {value}: over {MAX_LABEL_FILE} bytes; one label a line is expected")
-        labels = tuple(line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip())
+    if Path(value).is_file():
+        labels = label_file(value)
     elif "," in value:
         labels = tuple(label.strip() for label in value.split(","))
     else:

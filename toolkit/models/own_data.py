@@ -42,7 +42,7 @@ def replace_linear(net: nn.Module, name: str, in_features: int, out_features: in
     setattr(parent, child, nn.Linear(in_features, out_features, bias=old.bias is not None))
 
 
-def fit_layers(net: nn.Module, model: str, outputs: int, features: int | None = None) -> nn.Module:
+def fit_layers(net: nn.Module, outputs: int, features: int | None = None) -> nn.Module:
     """`net` with its last Linear layer `outputs` wide and (tables) its first taking `features` values."""
     linears = [(name, m) for name, m in net.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -85,7 +85,7 @@ def fitted(spec: ModelSpec, data, name: str, architecture: str | None) -> ModelS
     build = spec.builder
 
     def builder():
-        net = fit_layers(build(), name, outputs, len(features) if features else None)
+        net = fit_layers(build(), outputs, len(features) if features else None)
         return Standardized(net, norm["mean"], norm["std"]) if norm else net
 
     changes = {"input": TabularInput(features=tuple(features))} if features else {}

@@ -7,6 +7,7 @@ read again only where samples are needed, and only while it is what the model wa
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from toolkit.atomic import write_text
@@ -14,23 +15,12 @@ from toolkit.errors import BundleError, UsageError
 from toolkit.models.custom import NAME, RECIPES, TASK_OF_OUTPUT, ModelOptions, custom_spec, default_name, model_input
 from toolkit.models.own_data import INPUT_KIND, TABLE_RECIPE, fitted
 from toolkit.models.own_data import default_name as data_name
-from toolkit.models.preprocessing import preprocessing
-from toolkit.models.registry import get_spec, use
+from toolkit.models.preprocessing import input_preprocessing
+from toolkit.models.registry import get_spec, model_names, use
 from toolkit.models.source import is_reference, load_symbol, parse_reference
 
 RUN_RECORD = "data.json"
 MAX_RECORD_BYTES = 16 << 20
-
-
-class _Input:
-    """Enough of a spec for the manifest's preprocessing: its input."""
-
-    def __init__(self, input):
-        self.input = input
-
-
-def preprocessing_for(input):
-    return preprocessing(_Input(input)) if input.kind == "image" else None
 
 
 def own_model_options(described: dict, input_shape=None, labels=None, features=()) -> ModelOptions:
@@ -50,13 +40,14 @@ def use_data(model: str, options, described: dict, args=None, log=print) -> str:
     """`model` fitted to the data `options` name, made known by its name (returned): the zoo's as
     <model>-<data> (or --name), a user's FILE.py:Symbol by its own name."""
     from toolkit.data.own import open_data
+    from toolkit.data.own.peek import image_shape
 
     options.check()
     if not is_reference(model):
         base = get_spec(model)
         if base.input.kind != INPUT_KIND[options.kind]:  # said before the data is read
             raise UsageError(f"{model} takes {base.input.kind} input; --data {options.data} is {options.kind}")
-        prep = preprocessing_for(base.input)
+        prep = input_preprocessing(base.input)
         data = open_data(options, prep, base.task, log)
         return use(fitted(base, data, described.get("name") or data_name(model, options.data), model)).name
     source = parse_reference(model, args)
@@ -68,8 +59,8 @@ def use_data(model: str, options, described: dict, args=None, log=print) -> str:
         data = open_data(options, None, TASK_OF_OUTPUT[output] if output in TASK_OF_OUTPUT else None, log)
         shape, features = (len(data.record["features"]),), data.record["features"]
     else:
-        shape = described.get("input_shape") or peek_shape(options)
-        prep = preprocessing_for(model_input(own_model_options(described, shape), None))
+        shape = described.get("input_shape") or image_shape(options)
+        prep = input_preprocessing(model_input(own_model_options(described, shape), None))
         data, features = open_data(options, prep, None, log), ()
     base = custom_spec(source, own_model_options(described, shape, data.labels, features))
     recipes = {"default": TABLE_RECIPE} if options.kind == "table" else RECIPES
@@ -77,15 +68,7 @@ def use_data(model: str, options, described: dict, args=None, log=print) -> str:
 
 
 def _trainable(spec, recipes: dict):
-    from dataclasses import replace
-
     return replace(spec, recipes=recipes, dataset="own")
-
-
-def peek_shape(options) -> tuple:
-    from toolkit.data.own.peek import image_shape
-
-    return image_shape(options)
 
 
 def write_record(run_dir: Path, spec) -> None:
@@ -116,7 +99,7 @@ def read_record(path: Path) -> dict:
 def adopt_run(model: str, name=None, args=None, checkpoint_file=None, runs_dir=Path("runs")) -> str | None:
     """For export: the name of the model the run learnt own data with (made known here), or None when
     the run (runs/<name>, or the --checkpoint's folder) did not learn own data."""
-    if not is_reference(model) and model in _zoo_names():
+    if not is_reference(model) and model in model_names():
         return None
     run_name = name or (default_name(model.rpartition(":")[2]) if is_reference(model) else model)
     folder = Path(checkpoint_file).parent if checkpoint_file is not None else Path(runs_dir) / run_name
@@ -146,7 +129,7 @@ def _reference_spec(model: str, args, record: dict):
 def _recorded(data_record: dict, base):
     from toolkit.data.own import recorded
 
-    return recorded(data_record, data_record["labels"], preprocessing_for(base.input))
+    return recorded(data_record, data_record["labels"], input_preprocessing(base.input))
 
 
 def checked(record, where: str) -> dict:
@@ -177,9 +160,3 @@ def from_manifest(manifest, base):
     """verify's spec of a bundle that learnt own data: `base` (the architecture) fitted to its record."""
     record = checked(manifest.data, "manifest.json")
     return use(fitted(base, _recorded(record, base), manifest.model, record.get("architecture")))
-
-
-def _zoo_names() -> list:
-    from toolkit.models.registry import model_names
-
-    return model_names()

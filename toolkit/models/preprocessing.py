@@ -8,8 +8,12 @@ from toolkit.runtime.schema import Preprocessing
 
 
 def preprocessing(spec) -> Preprocessing | None:
-    """How the runtime turns an image file into the model's input; None for tabular models."""
-    image = spec.input
+    """How the runtime turns an image file into the model's input; None for tabular and text models."""
+    return input_preprocessing(spec.input)
+
+
+def input_preprocessing(image) -> Preprocessing | None:
+    """The same, from the model's input alone (a spec's `input`: ImageInput, TabularInput or TextInput)."""
     if image.kind != "image":
         return None
     common = {"size": image.size, "channels": image.channels, "scale": 1 / 255, "mean": image.mean, "std": image.std}

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from toolkit.data.own.source import DataOptions, OwnData
-from toolkit.errors import DataError, ToolkitError
+from toolkit.errors import DataError
 from toolkit.runtime import trust
 
 __all__ = ["DataOptions", "OwnData", "open_data", "reopen"]
@@ -53,24 +53,20 @@ def reopen(record: dict, prep=None, log=None) -> OwnData:
 
 
 def recorded(record: dict, labels: tuple, prep=None) -> OwnData:
-    """OwnData that reads its samples (and vocabulary) only when asked: export and verify need the data's
-    facts at once, its samples maybe never."""
+    """OwnData that reads its samples (and vocabulary) only when asked, and then once: export and verify
+    need the data's facts at once, its samples maybe never."""
+    opened = {}
+
+    def data() -> OwnData:
+        if not opened:
+            opened["data"] = reopen(record, prep)
+        return opened["data"]
 
     def load(float_targets: bool):
-        data = reopen(record, prep)
-        data.float_targets = float_targets
-        return data.samples()
+        data().float_targets = float_targets
+        return data().samples()
 
     def vocab():
-        return reopen(record, prep).vocab()
+        return data().vocab()
 
     return OwnData(record["kind"], record, tuple(labels), load, vocab=vocab if record["kind"] == "text" else None)
-
-
-def unavailable(record: dict, prep=None) -> str | None:
-    """Why the recorded data cannot be read here, or None."""
-    try:
-        reopen(record, prep)
-    except ToolkitError as exc:
-        return str(exc)
-    return None

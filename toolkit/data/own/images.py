@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolkit.data.fashion_mnist import input_function
 from toolkit.data.own import cache, scan
 from toolkit.data.own.problems import Problems, held_out
 from toolkit.data.own.source import OwnData, label_names
@@ -46,7 +47,8 @@ def class_names(raw: list, labels_option) -> tuple:
     if outside:
         raise DataError(f"label {outside[0]} has no name: --labels gives {len(names)} names (0..{len(names) - 1})")
     used = sorted({int(label) for label in found})
-    return tuple(names[i] for i in used), np.array([used.index(int(label)) for label in raw])
+    position = {number: i for i, number in enumerate(used)}
+    return tuple(names[i] for i in used), np.array([position[int(label)] for label in raw])
 
 
 def usable(entries: list, decoded, problems: Problems) -> np.ndarray:
@@ -113,7 +115,7 @@ def open_images(options, prep, log=print, expect_digest: str | None = None) -> O
     def load(float_targets: bool):
         x = [torch.from_numpy(np.ascontiguousarray(decoded.pixels[keep[part]])) for part in (train, test)]
         y = [targets(classes[part], float_targets) for part in (train, test)]
-        return x[0], y[0], x[1], y[1], image_input(prep)
+        return x[0], y[0], x[1], y[1], input_function(prep.channels, prep.mean, prep.std)
 
     files = tuple(tuple(entries[keep[i]].path for i in part) for part in (train, test))
     return OwnData("images", record, names, load, files=files)
@@ -149,18 +151,3 @@ def targets(values: np.ndarray, as_float: bool) -> torch.Tensor:
     if as_float:
         return torch.from_numpy(values.astype(np.float32)).reshape(-1, 1)
     return torch.from_numpy(values.astype(np.int64))
-
-
-def image_input(prep):
-    """uint8 [N, S, S] or [N, 3, S, S] -> the model's float32 input, as toolkit.runtime.preprocess.scale_pixels."""
-    from toolkit.data.fashion_mnist import images_to_input
-
-    mean = torch.tensor(prep.mean or (0.0,) * prep.channels).view(1, -1, 1, 1)
-    std = torch.tensor(prep.std or (1.0,) * prep.channels).view(1, -1, 1, 1)
-
-    def to_input(pixels: torch.Tensor) -> torch.Tensor:
-        x = images_to_input(pixels) if pixels.dim() == 3 else pixels.float().div_(255.0)
-        x = x.expand(-1, prep.channels, -1, -1)
-        return (x - mean.to(x.device)) / std.to(x.device) if prep.mean else x
-
-    return to_input

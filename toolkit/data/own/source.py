@@ -10,7 +10,6 @@ from pathlib import Path
 
 from toolkit.errors import UsageError
 
-KINDS = ("images", "table", "text")
 TASKS = ("classification", "regression")
 TEXT_SUFFIXES = (".tsv", ".txt")
 
@@ -101,13 +100,18 @@ class OwnData:
 MAX_LABELS_FILE = 1 << 20
 
 
+def label_file(value: str) -> tuple:
+    """The names in --labels FILE, one a line (blank lines skipped); the file is bounded."""
+    path = Path(value)
+    if path.stat().st_size > MAX_LABELS_FILE:
+        raise UsageError(f"--labels {value}: over {MAX_LABELS_FILE} bytes; one label a line is expected")
+    return tuple(line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip())
+
+
 def label_names(value: str) -> tuple:
     """--labels for integer labels: 'a,b,c', or a file with one name a line."""
-    path = Path(value)
-    if path.is_file():
-        if path.stat().st_size > MAX_LABELS_FILE:
-            raise UsageError(f"--labels {value}: over {MAX_LABELS_FILE} bytes; one label a line is expected")
-        names = tuple(line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip())
+    if Path(value).is_file():
+        names = label_file(value)
     else:
         names = tuple(name.strip() for name in value.split(","))
     if len(names) < 2 or not all(names):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from toolkit.data import rows_to_input
 from toolkit.data.own.images import class_names, targets
 from toolkit.data.own.problems import Problems, held_out
 from toolkit.data.own.source import OwnData
@@ -128,7 +129,7 @@ def open_table(options, model_task: str | None = None, log=print, expect_digest:
             rows_y = [torch.from_numpy(y[part].astype(np.float32)).reshape(-1, 1) for part in (train, test)]
         else:
             rows_y = [targets(y[part], float_targets) for part in (train, test)]
-        return rows_x[0], rows_y[0], rows_x[1], rows_y[1], _rows
+        return rows_x[0], rows_y[0], rows_x[1], rows_y[1], rows_to_input
 
     return OwnData("table", record, labels, load)
 
@@ -152,7 +153,3 @@ def _label(value: str) -> str:
     """A class's name: whole numbers written as floats ("1.0") named as integers ("1")."""
     found = number(value)
     return str(int(found)) if found is not None and found == int(found) and "." in value else value
-
-
-def _rows(rows: torch.Tensor) -> torch.Tensor:
-    return rows

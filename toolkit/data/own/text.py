@@ -8,8 +8,8 @@ words, or that are not UTF-8 are reported and skipped.
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from toolkit.data import ids_to_input
 from toolkit.data.own.images import class_names, targets
 from toolkit.data.own.problems import Problems, held_out
 from toolkit.data.own.source import OwnData
@@ -78,10 +78,6 @@ def open_text(options, log=print, expect_digest: str | None = None) -> OwnData:
         index = {word: i for i, word in enumerate(vocab)}
         ids = [encode([snippets[i] for i in part], index) for part in (train, test)]
         ys = [targets(np.asarray(classes)[part], float_targets) for part in (train, test)]
-        return ids[0], ys[0], ids[1], ys[1], _ids
+        return ids[0], ys[0], ids[1], ys[1], ids_to_input
 
     return OwnData("text", record, labels, load, vocab=lambda: vocab)
-
-
-def _ids(ids: torch.Tensor) -> torch.Tensor:
-    return ids
