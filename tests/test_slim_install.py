@@ -21,7 +21,8 @@ def test_a_fresh_venv_runs_tk_infer_and_tk_serve_without_torch(tmp_path):
     python = venv / "bin" / "python"
     install = subprocess.run([python, "-m", "pip", "install", "--quiet", source], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
-    for heavy in ("torch", "ray"):  # training and Ray are extras: .[train], .[ray]
+    # training, Ray and the device converters are extras: .[train], .[ray], .[edge]
+    for heavy in ("torch", "ray", "executorch", "openvino", "coremltools", "ai_edge_litert"):
         missing = subprocess.run([python, "-c", f"import {heavy}"], capture_output=True, text=True, cwd=tmp_path)
         assert f"No module named '{heavy}'" in missing.stderr
     infer = subprocess.run(
