@@ -42,6 +42,11 @@ def test_keygen_writes_a_private_and_a_public_key_and_never_overwrites(cli, tmp_
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600 and b"PUBLIC KEY" in (tmp_path / "key.pub").read_bytes()
     result = cli("keygen", tmp_path / "key")
     assert result.exit_code == 2 and "already exists" in result.stderr
+    assert cli("keygen", tmp_path / "new" / ".tk" / "key").exit_code == 0  # a new machine has no ~/.tk
+    assert (tmp_path / "new" / ".tk").stat().st_mode & 0o777 == 0o700
+    (tmp_path / "plain").write_text("")
+    result = cli("keygen", tmp_path / "plain" / "key")
+    assert result.exit_code != 0 and "plain" in result.stderr and "Traceback" not in result.output
 
 
 def test_a_signed_bundle_passes_with_its_key_and_stays_signed_after_verify(cli, signed, keys):

@@ -7,7 +7,9 @@ import typer
 
 
 def keygen(
-    key: Annotated[Path, typer.Argument(help="Where the private key goes; the public key goes to KEY.pub.")],
+    key: Annotated[
+        Path, typer.Argument(help="The private key (its folder made if missing); the public key goes to KEY.pub.")
+    ],
 ):
     """Make an Ed25519 key pair: KEY (private, mode 600) signs with tk export --sign, KEY.pub checks."""
     from toolkit.runtime.signing import generate

@@ -86,7 +86,8 @@ def check(bundle_dir, manifest, public_key_path) -> None:
 
 
 def generate(private_path) -> Path:
-    """A new Ed25519 key pair: PRIVATE (mode 600) and PRIVATE.pub; never overwrites a file."""
+    """A new Ed25519 key pair: PRIVATE (mode 600) and PRIVATE.pub, its folder made (mode 700) if missing;
+    never overwrites a file."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -95,6 +96,9 @@ def generate(private_path) -> Path:
     for path in (private_path, public_path):
         if path.exists():
             raise UsageError(f"{path}: already exists; tk keygen never overwrites a key")
+    if private_path.parent.exists() and not private_path.parent.is_dir():
+        raise UsageError(f"{private_path.parent}: not a folder, so it cannot hold {private_path.name}")
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # ~/.tk/release-key on a new machine
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
