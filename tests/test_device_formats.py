@@ -4,6 +4,7 @@ under the bundle's hashes, and the IR run in a venv without torch, answering as 
 
 import importlib.metadata as metadata
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -19,6 +20,7 @@ from toolkit.models import example_input, get_spec
 from toolkit.runtime import bundle
 
 from conftest import REPO, quiet, rehash
+from page_blocks import block
 
 DEVICE = ["-f", "executorch", "-f", "openvino", "-f", "litert", "-f", "coreml"]
 ROWS = {"model.pte": "executorch", "model.xml": "openvino-cpu", "model.tflite": "litert"}
@@ -134,7 +136,7 @@ def test_a_text_model_cannot_take_litert_and_all_leaves_it_out(cli, tmp_path):
 
 
 def test_the_ir_and_the_tflite_files_run_without_torch_and_answer_as_onnx_runtime(tmp_path):
-    out = tmp_path / "bundle"
+    out = tmp_path / "exported" / "fashion-mlp"  # where devices.md's examples find it
     weights = REPO / "exported" / "fashion-mlp" / "model.safetensors"
     export("fashion-mlp", formats=["openvino", "litert"], out_dir=out, checkpoint_file=weights, log=quiet)
     venv = tmp_path / "venv"
@@ -149,3 +151,10 @@ def test_the_ir_and_the_tflite_files_run_without_torch_and_answer_as_onnx_runtim
         answer = subprocess.run([python, REPO / "tests" / "data" / app, out], capture_output=True, text=True)
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.split()[-1] == "agree", (app, answer.stdout)
+    for first in ("import numpy as np\nimport openvino", "import numpy as np\nfrom ai_edge_litert"):
+        code = block("deploying/devices.md", first)  # devices.md's examples, as they are, in the same venv
+        answer = subprocess.run(
+            [python, "-c", f"{code}\nprint(tuple(logits.shape))"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.strip() == re.search(r"# (\(1, 10\))$", code, re.M)[1], answer.stdout

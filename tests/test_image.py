@@ -5,7 +5,6 @@ gRPC; its answers are Predictor's. Then: what the image holds, SIGTERM, a wrong 
 the archive, and the manifests against Kubernetes' and KServe's own schemas."""
 
 import json
-import re
 import shlex
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from toolkit.runtime import Predictor, bundle, signing
 from toolkit.serve.server import DRAIN_SECONDS
 
 from conftest import REPO, SAMPLES, rehash
+from page_blocks import block
 
 BUNDLES = ["fashion-mlp", "softmax-classifier", "review-sentiment"]
 TOKEN_PATH = "/run/secrets/tk/token"
@@ -303,29 +303,38 @@ def test_the_saved_archive_runs_under_docker_too(built, token_file):
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
-def test_the_readme_run_line_serves_the_image(built, token_file):
-    """The tk image page's one `podman run` line, as written but for the ports and the image name."""
-    page = (REPO / "docs" / "commands" / "image.md").read_text()
-    line = re.search(r"<!-- image-run -->\n```\n(podman run [^\n]+)\n```", page).group(1)
-    args = shlex.split(line)
-    assert args[-1] == "tk-fashion-mlp" and "--read-only" in args and "--cap-drop=ALL" in args
-    http, grpc = free_port(), free_port()
-    args = [
-        a.replace("8080:8080", f"127.0.0.1:{http}:8080").replace("8081:8081", f"127.0.0.1:{grpc}:8081") for a in args
-    ]
-    name = f"tk-test-readme-{http}"
-    command = [*args[:2], "-d", "--pull=never", "--name", name, *args[2:-1], "-v", f"{token_file}:{TOKEN_PATH}:ro"]
-    subprocess.run([*command, built["tag"]], check=True, capture_output=True)
+def test_the_pages_build_line_then_its_run_line_serve_the_bundle(tmp_path):
+    """The tk image page's build line and its `podman run` line, as written but for the ports (and -d)."""
+    build = block("commands/image.md", "tk image exported/fashion-mlp --tag")
+    (tmp_path / "exported").mkdir()
+    (tmp_path / "exported" / "fashion-mlp").symlink_to(REPO / "exported" / "fashion-mlp")
+    args = shlex.split(build.split("#", 1)[0])
+    tag = f"localhost/{args[-1]}:latest"  # what podman names an image tagged without a registry or a version
+    result = tk(*args[1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     try:
-        wait_ready(f"127.0.0.1:{http}")
-        image = httpclient.InferInput("input", [1], "BYTES")
-        image.set_data_from_numpy(np.array([(SAMPLES / "bag-18.png").read_bytes()], dtype=object))
-        top = httpclient.InferRequestedOutput("logits", class_count=1)
-        client = httpclient.InferenceServerClient(f"127.0.0.1:{http}")
-        answer = client.infer("fashion-mlp", [image], outputs=[top], headers=auth())
-        assert answer.as_numpy("logits")[0][0].decode().endswith(":8:Bag")
+        assert (tmp_path / "deploy" / "k8s.yaml").is_file()
+        run = block("commands/image.md", "podman run ")
+        args = shlex.split(run)
+        assert args[-1] == "tk-fashion-mlp" and "--read-only" in args and "--cap-drop=ALL" in args
+        http, grpc = free_port(), free_port()
+        args = [
+            a.replace("8080:8080", f"127.0.0.1:{http}:8080").replace("8081:8081", f"127.0.0.1:{grpc}:8081")
+            for a in args
+        ]
+        name = f"tk-test-page-{http}"
+        subprocess.run([*args[:2], "-d", "--pull=never", "--name", name, *args[2:]], check=True, capture_output=True)
+        try:
+            wait_ready(f"127.0.0.1:{http}")
+            image = httpclient.InferInput("input", [1], "BYTES")
+            image.set_data_from_numpy(np.array([(SAMPLES / "bag-18.png").read_bytes()], dtype=object))
+            top = httpclient.InferRequestedOutput("logits", class_count=1)
+            answer = httpclient.InferenceServerClient(f"127.0.0.1:{http}").infer("fashion-mlp", [image], outputs=[top])
+            assert answer.as_numpy("logits")[0][0].decode().endswith(":8:Bag")
+        finally:
+            podman("rm", "-f", "-t", "0", name, check=False)
     finally:
-        podman("rm", "-f", "-t", "0", name, check=False)
+        podman("rmi", "-f", tag, check=False)
 
 
 def documents(path: Path) -> list:
