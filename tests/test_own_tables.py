@@ -78,18 +78,36 @@ def test_a_table_trains_and_its_bundle_takes_raw_rows(cli, in_tmp):
     assert json.loads(answer.output)["label"] == "virginica"  # a raw row: the model standardises it
 
 
-def test_a_numeric_target_is_a_regression(cli, in_tmp):
-    rng = np.random.default_rng(2)
-    with open(in_tmp / "houses.csv", "w", newline="") as f:
+def houses(path, rng):
+    with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["rooms", "area", "price"])
         for _ in range(400):
             rooms = int(rng.integers(1, 6))
             area = 30 * rooms + rng.normal(0, 10)
             out.writerow([rooms, round(area, 1), round(1000 * area + 5000 * rooms + rng.normal(0, 2000))])
+    return path
+
+
+def test_a_numeric_target_is_a_regression(cli, in_tmp):
+    houses(in_tmp / "houses.csv", np.random.default_rng(2))
     result = cli("train", "multivariate-regression", "--data", "houses.csv", "--target", "price", "--lr", "0.1")
     assert result.exit_code == 0, result.output
     assert "-> 'price' (regression); 360 to train on, 40 held out" in result.output
+
+
+def test_resume_goes_on_only_with_the_data_the_run_began_on(cli, in_tmp):
+    houses(in_tmp / "houses.csv", np.random.default_rng(3))
+    args = ["multivariate-regression", "--data", "houses.csv", "--target", "price", "--lr", "0.1", "--epochs", "2"]
+    assert cli("train", *args).exit_code == 0
+    again = cli("train", *args, "--resume")
+    assert again.exit_code == 0 and "nothing to resume" in again.output, again.output
+    other = cli("train", *args, "--test-split", "0.2", "--resume")
+    assert other.exit_code == 2 and "its run began with other data options" in other.stderr, other.output
+    with open(in_tmp / "houses.csv", "a") as f:
+        f.write("3,95.5,120000\n")
+    changed = cli("train", *args, "--resume")
+    assert changed.exit_code == 2 and "houses.csv changed since its run began" in changed.stderr, changed.output
 
 
 @pytest.mark.parametrize(

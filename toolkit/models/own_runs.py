@@ -84,6 +84,32 @@ def write_record(run_dir: Path, spec) -> None:
     write_text(run_dir / RUN_RECORD, json.dumps(record, indent=2) + "\n")
 
 
+def check_resumed(spec, run_dir: Path) -> None:
+    """--resume continues a run only on the data it began with: the same options, split, labels and files."""
+    path, now = Path(run_dir) / RUN_RECORD, getattr(spec.dataset, "record", None)
+    if not path.is_file():
+        if now is not None:
+            raise UsageError(f"{run_dir}: its run did not learn --data {now['path']}; train again without --resume")
+        return
+    before = read_record(path)["data"]
+    if now is None:
+        raise UsageError(f"{run_dir}: its run learnt {before.get('path')}; resume it with the same --data")
+    then, given = before.get("options") or {}, now.get("options") or {}
+    changed = [
+        f"--{key.replace('_', '-')} {then.get(key)} then, {given.get(key)} now"
+        for key in sorted(set(then) | set(given))
+        if then.get(key) != given.get(key)
+    ]
+    changed += [f"its {key}" for key in ("split", "labels") if not changed and before.get(key) != now.get(key)]
+    if changed:
+        raise UsageError(
+            f"{run_dir}: its run began with other data options ({'; '.join(changed)}); "
+            "resume with the same ones, or train again with --force"
+        )
+    if before.get("digest") != now.get("digest"):
+        raise UsageError(f"{run_dir}: {now['path']} changed since its run began; train again with --force")
+
+
 def read_record(path: Path) -> dict:
     if path.stat().st_size > MAX_RECORD_BYTES:
         raise UsageError(f"{path}: over {MAX_RECORD_BYTES >> 20} MB; not a run's record")
