@@ -154,3 +154,63 @@ def test_labelled_text_lines_train_a_review_model(cli, in_tmp):
         "infer", "--model", "exported/review-sentiment-reviews", "--text", "a moving, wonderful film", "--json"
     )
     assert answer.exit_code == 0 and json.loads(answer.output)["label"] in ("fresh", "rotten")
+
+
+OWN_MODELS = """
+import torch
+from torch import nn
+
+
+class Value(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Probabilities(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 3)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), dim=1)
+
+
+class Probability(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x))
+"""
+
+
+@pytest.mark.parametrize(
+    "symbol, classes, output, metric, good",
+    [
+        ("Value", 0, [], "test_mae", lambda mae: mae < 0.3),  # regression: mean squared error
+        ("Probabilities", 3, ["--output", "probabilities"], "test_accuracy", lambda acc: acc > 0.95),  # NLL
+        ("Probability", 2, ["--output", "probability"], "test_accuracy", lambda acc: acc > 0.95),  # BCE
+    ],
+)
+def test_your_own_model_learns_with_the_loss_its_output_needs(cli, in_tmp, symbol, classes, output, metric, good):
+    (in_tmp / "models.py").write_text(OWN_MODELS)
+    rng = np.random.default_rng(4)
+    with open(in_tmp / "rows.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["a", "b", "y"])
+        for i in range(600):
+            if classes:
+                c = i % classes
+                out.writerow([round(c + rng.normal(0, 0.2), 3), round(2 * c + rng.normal(0, 0.2), 3), f"c{c}"])
+            else:
+                a, b = rng.normal(0, 1, 2)
+                out.writerow([round(a, 3), round(b, 3), round(3 * a - 2 * b + 1 + rng.normal(0, 0.1), 3)])
+    trained = cli("train", f"models.py:{symbol}", "--data", "rows.csv", "--target", "y", "--lr", "0.1", *output)
+    assert trained.exit_code == 0, trained.output
+    metrics = json.loads((in_tmp / "runs" / symbol.lower() / "metrics.json").read_text())
+    assert good(metrics[metric]), metrics[metric]

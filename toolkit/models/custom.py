@@ -25,6 +25,8 @@ TASK_OF_OUTPUT = {
     "probability": "binary-classification",
     "value": "regression",
 }
+# What training minimises for each kind of output (toolkit.train.recipes.loss_function).
+LOSS_OF_OUTPUT = {"logits": "cross_entropy", "probabilities": "nll", "probability": "bce", "value": "mse"}
 RECIPES = {"default": FASHION_RECIPE, "tutorial": TUTORIAL_RECIPE}
 
 
@@ -128,7 +130,7 @@ def custom_spec(source, options: ModelOptions, builder=None) -> ModelSpec:
         output=output,
         atol=options.atol,
         atol_reason="" if options.atol == 1e-4 else "set at export",
-        loss="cross_entropy",
+        loss=LOSS_OF_OUTPUT[output],
         source=source,
     )
 

@@ -83,7 +83,7 @@ class ModelSpec:
     train_method: str | None = None  # train on this method's output instead of forward's (e.g. "logits")
     atol: float = 1e-4  # verification tolerance against eager
     atol_reason: str = ""  # why a model needs another tolerance than the default
-    loss: str = "cross_entropy"  # "cross_entropy", "bce" or "mse"
+    loss: str = "cross_entropy"  # "cross_entropy" (logits), "nll" (probabilities), "bce" or "mse"
     source: object = None  # a user's model: its models.source.Source (None for the zoo's)
 
     @property

@@ -73,6 +73,8 @@ def make_optimizer(model, config: TrainConfig, recipe):
 def loss_function(spec, recipe):
     if spec.loss == "cross_entropy":
         return lambda out, y: F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
+    if spec.loss == "nll":  # the model outputs probabilities (a softmax inside): their negative log-likelihood
+        return lambda out, y: F.nll_loss(torch.log(out.clamp_min(1e-12)), y)
     if spec.loss == "bce":
         return F.binary_cross_entropy  # the model outputs P(class 1), as in the lab
     if spec.loss == "mse":
