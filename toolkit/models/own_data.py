@@ -2,9 +2,10 @@
 
 `fitted(spec, data, name)` is the spec of `spec`'s architecture learning `data` (toolkit.data.own): the
 labels are the data's, the output layer follows the class count (the last Linear layer is replaced
-where its width differs), a table's first Linear layer takes its feature count, and a table's rows are
-standardised inside the model (so every runtime takes raw rows). Images keep the model's input: the
-data is prepared to it, exactly as the runtime prepares a file (the manifest's preprocessing).
+where its width differs), a table's first Linear layer takes its feature count, and a table's rows (and
+a regression's target) are standardised inside the model, so every runtime takes raw rows and answers
+in the target's units. Images keep the model's input: the data is prepared to it, exactly as the
+runtime prepares a file (the manifest's preprocessing).
 """
 
 import re
@@ -23,16 +24,23 @@ INPUT_KIND = {"images": "image", "table": "tabular", "text": "text"}
 
 
 class Standardized(nn.Module):
-    """rows -> the model on (rows - mean) / std: the training split's statistics, carried as buffers."""
+    """rows -> the model on (rows - mean) / std: the training split's statistics, carried as buffers. With a
+    regression's `target` (its mean and std), the model's output is a z-score, answered as `out * std + mean`:
+    so the weights learn values near 1 whatever the target's units (house prices as easily as grades)."""
 
-    def __init__(self, net: nn.Module, mean, std):
+    def __init__(self, net: nn.Module, mean, std, target: dict | None = None):
         super().__init__()
         self.net = net
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+        self.scaled = target is not None
+        if self.scaled:
+            self.register_buffer("target_mean", torch.tensor(target["mean"], dtype=torch.float32))
+            self.register_buffer("target_std", torch.tensor(target["std"], dtype=torch.float32))
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.net((rows - self.mean) / self.std)
+        out = self.net((rows - self.mean) / self.std)
+        return out * self.target_std + self.target_mean if self.scaled else out
 
 
 def replace_linear(net: nn.Module, name: str, in_features: int, out_features: int) -> None:
@@ -86,9 +94,15 @@ def fitted(spec: ModelSpec, data, name: str, architecture: str | None) -> ModelS
 
     def builder():
         net = fit_layers(build(), outputs, len(features) if features else None)
-        return Standardized(net, norm["mean"], norm["std"]) if norm else net
+        return Standardized(net, norm["mean"], norm["std"], norm.get("target")) if norm else net
 
     changes = {"input": TabularInput(features=tuple(features))} if features else {}
+    target = norm.get("target") if norm else None
+    if target:
+        changes["target_std"] = target["std"]
+        if not spec.atol_reason and target["std"] > 1:  # tk's default tolerance, held in the target's units
+            reason = f"{spec.atol:g} of the target's standard deviation ({target['std']:.4g}), in its units"
+            changes.update(atol=spec.atol * target["std"], atol_reason=reason)
     return replace(
         spec,
         name=name,

@@ -173,6 +173,7 @@ def checked(record, where: str) -> dict:
         and all(isinstance(norm.get(k), list) and len(norm[k]) == len(features or ()) for k in ("mean", "std"))
         and all(isinstance(v, numbers) for v in norm["mean"] + norm["std"])
         and all(v > 0 for v in norm["std"])
+        and _target_scale_or_none(norm.get("target"))
     ):
         problem = "normalisation"
     elif architecture is not None and not isinstance(architecture, str):
@@ -180,6 +181,19 @@ def checked(record, where: str) -> dict:
     if problem is not None:
         raise BundleError(f"{where}: its data record's {problem} is not what tk writes")
     return record
+
+
+def _target_scale_or_none(target) -> bool:
+    """A regression's target statistics as tk writes them: {"mean": number, "std": number > 0}, or none."""
+    if target is None:
+        return True
+    numbers = (int, float)
+    return (
+        isinstance(target, dict)
+        and set(target) == {"mean", "std"}
+        and all(isinstance(target[k], numbers) and not isinstance(target[k], bool) for k in target)
+        and target["std"] > 0
+    )
 
 
 def from_manifest(manifest, base):

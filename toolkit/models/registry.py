@@ -84,6 +84,7 @@ class ModelSpec:
     atol: float = 1e-4  # verification tolerance against eager
     atol_reason: str = ""  # why a model needs another tolerance than the default
     loss: str = "cross_entropy"  # "cross_entropy" (logits), "nll" (probabilities), "bce" or "mse"
+    target_std: float = 1.0  # mse: errors are measured in these units (a regression's standardised own target)
     source: object = None  # a user's model: its models.source.Source (None for the zoo's)
 
     @property

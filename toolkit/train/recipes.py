@@ -77,6 +77,7 @@ def loss_function(spec, recipe):
         return lambda out, y: F.nll_loss(torch.log(out.clamp_min(1e-12)), y)
     if spec.loss == "bce":
         return F.binary_cross_entropy  # the model outputs P(class 1), as in the lab
-    if spec.loss == "mse":
-        return F.mse_loss
+    if spec.loss == "mse":  # in the target's standard units, so no optimizer's steps depend on its scale
+        scale = spec.target_std
+        return F.mse_loss if scale == 1.0 else lambda out, y: F.mse_loss(out / scale, y / scale)
     raise ValueError(f"unknown loss {spec.loss!r}")

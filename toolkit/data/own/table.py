@@ -102,6 +102,9 @@ def open_table(options, model_task: str | None = None, log=print, expect_digest:
         log(line)
     mean, std = x[train].mean(0), x[train].std(0)
     std[std == 0] = 1.0  # a constant column: left as it is
+    normalisation = {"mean": mean.tolist(), "std": std.tolist()} if options.normalise else None
+    if normalisation is not None and task == "regression":  # learnt as z-scores, answered in the target's units
+        normalisation["target"] = {"mean": float(y[train].mean()), "std": float(y[train].std() or 1.0)}
     record = {
         "kind": "table",
         "path": str(path.resolve()),
@@ -111,7 +114,7 @@ def open_table(options, model_task: str | None = None, log=print, expect_digest:
         "target": options.target,
         "task": task,
         "features": list(features),
-        "normalisation": {"mean": mean.tolist(), "std": std.tolist()} if options.normalise else None,
+        "normalisation": normalisation,
         "split": {"test_fraction": options.test_split, "seed": options.seed},
         "train": len(train),
         "test": len(test),
