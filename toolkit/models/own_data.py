@@ -24,23 +24,35 @@ INPUT_KIND = {"images": "image", "table": "tabular", "text": "text"}
 
 
 class Standardized(nn.Module):
-    """rows -> the model on (rows - mean) / std: the training split's statistics, carried as buffers. With a
-    regression's `target` (its mean and std), the model's output is a z-score, answered as `out * std + mean`:
-    so the weights learn values near 1 whatever the target's units (house prices as easily as grades)."""
+    """rows -> the model on (rows - mean) / std: the training split's statistics, carried as buffers."""
 
-    def __init__(self, net: nn.Module, mean, std, target: dict | None = None):
+    def __init__(self, net: nn.Module, mean, std):
         super().__init__()
         self.net = net
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-        self.scaled = target is not None
-        if self.scaled:
-            self.register_buffer("target_mean", torch.tensor(target["mean"], dtype=torch.float32))
-            self.register_buffer("target_std", torch.tensor(target["std"], dtype=torch.float32))
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        out = self.net((rows - self.mean) / self.std)
-        return out * self.target_std + self.target_mean if self.scaled else out
+        return self.net((rows - self.mean) / self.std)
+
+
+class StandardizedRegression(Standardized):
+    """A regression's too: the model's output is a z-score of the target, answered as `out * std + mean`, so
+    the weights learn values near 1 whatever the target's units (house prices as easily as grades)."""
+
+    def __init__(self, net: nn.Module, mean, std, target: dict):
+        super().__init__(net, mean, std)
+        self.register_buffer("target_mean", torch.tensor(target["mean"], dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(target["std"], dtype=torch.float32))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:  # written out: TorchScript has no super()
+        return self.net((rows - self.mean) / self.std) * self.target_std + self.target_mean
+
+
+def standardized(net: nn.Module, norm: dict) -> nn.Module:
+    if norm.get("target"):
+        return StandardizedRegression(net, norm["mean"], norm["std"], norm["target"])
+    return Standardized(net, norm["mean"], norm["std"])
 
 
 def replace_linear(net: nn.Module, name: str, in_features: int, out_features: int) -> None:
@@ -94,7 +106,7 @@ def fitted(spec: ModelSpec, data, name: str, architecture: str | None) -> ModelS
 
     def builder():
         net = fit_layers(build(), outputs, len(features) if features else None)
-        return Standardized(net, norm["mean"], norm["std"], norm.get("target")) if norm else net
+        return standardized(net, norm) if norm else net
 
     changes = {"input": TabularInput(features=tuple(features))} if features else {}
     target = norm.get("target") if norm else None
