@@ -51,7 +51,9 @@ def load_dataset(name: str, data_dir=None, download: bool = True, image=None) ->
     """`image`: the model's image input (channels, size, mean, std), when it is not Fashion-MNIST's own
     1x28x28 in [0, 1]: the images are resized once, then repeated per channel and normalised per batch.
     `name` may also be a user's own data (toolkit.data.own.OwnData), prepared for the model already."""
-    if hasattr(name, "samples"):
+    from toolkit.data.own.source import OwnData
+
+    if isinstance(name, OwnData):
         return Dataset(name.name, *name.samples())
     if name == "fashion-mnist":
         data = load_fashion_mnist(data_dir, download=download)

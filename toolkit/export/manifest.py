@@ -112,5 +112,5 @@ def build(spec, files, format_files, weights, ckpt, previous: Manifest | None, o
         source=spec.source.to_dict() if spec.source is not None else None,
         failed_formats=dict(failed) if failed else None,
         tokenizer=spec.input.tokenizer if spec.input.kind == "text" else None,
-        data=getattr(spec.dataset, "record", None),
+        data=spec.data_record,
     )

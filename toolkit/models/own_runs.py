@@ -75,8 +75,8 @@ def write_record(run_dir: Path, spec) -> None:
     """data.json in the run folder: the architecture, the data's record and the model's own input."""
     from toolkit.data.own import remember
 
-    remember(spec.dataset.record)
-    record = {"name": spec.name, "data": spec.dataset.record, "input_shape": list(spec.input.shape)}
+    remember(spec.data_record)
+    record = {"name": spec.name, "data": spec.data_record, "input_shape": list(spec.input.shape)}
     if spec.input.kind == "image":
         record.update(mean=list(spec.input.mean), std=list(spec.input.std), background=spec.input.background)
     record["output"] = spec.output
@@ -86,7 +86,7 @@ def write_record(run_dir: Path, spec) -> None:
 
 def check_resumed(spec, run_dir: Path) -> None:
     """--resume continues a run only on the data it began with: the same options, split, labels and files."""
-    path, now = Path(run_dir) / RUN_RECORD, getattr(spec.dataset, "record", None)
+    path, now = Path(run_dir) / RUN_RECORD, spec.data_record
     if not path.is_file():
         if now is not None:
             raise UsageError(f"{run_dir}: its run did not learn --data {now['path']}; train again without --resume")

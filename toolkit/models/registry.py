@@ -91,6 +91,13 @@ class ModelSpec:
     def trainable(self) -> bool:
         return self.dataset is not None
 
+    @property
+    def data_record(self) -> dict | None:
+        """Where your own data came from (toolkit.data.own's record), or None for a dataset tk names."""
+        from toolkit.data.own.source import OwnData  # here: importing the data stage imports torch
+
+        return self.dataset.record if isinstance(self.dataset, OwnData) else None
+
     def build(self):
         return self.builder()
 

@@ -68,7 +68,7 @@ def train(
     run = prepare(model, options, device, compile, compile_mode or "default", run_dir, resume, data_dir, log)
     if run is None:  # resumed a run that had already finished
         return json.loads((run_dir / METRICS_NAME).read_text())
-    if run.is_main and hasattr(run.spec.dataset, "record"):  # own data: what export finds the model by
+    if run.is_main and run.spec.data_record is not None:  # own data: what export finds the model by
         from toolkit.models.own_runs import write_record
 
         write_record(run.run_dir, run.spec)
@@ -168,7 +168,7 @@ def _save_checkpoint(run: Run, epochs_done: int) -> None:
             "epoch": epochs_done,
             "history": run.history,
             "device": str(run.device),  # where it trained, for the bundle's record
-            "data": getattr(run.spec.dataset, "record", None),  # own data: where it came from
+            "data": run.spec.data_record,  # own data: where it came from
             "model": run.net.state_dict(),
             "optimizer": run.optimizer.state_dict(),
         },

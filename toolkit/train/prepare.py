@@ -103,8 +103,8 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
         "compile_seconds": round(compile_seconds, 3),
         "world_size": cluster.world_size if cluster else 1,
     }
-    if hasattr(spec.dataset, "record"):  # own data: where from, and how many samples on each side
-        metrics["data"] = {key: spec.dataset.record.get(key) for key in ("kind", "path", "digest", "train", "test")}
+    if spec.data_record is not None:  # own data: where from, and how many samples on each side
+        metrics["data"] = {key: spec.data_record.get(key) for key in ("kind", "path", "digest", "train", "test")}
     return Run(spec, config, run_dir, dev, cluster, data, net, optimizer, step, history, metrics, log)
 
 
@@ -112,7 +112,7 @@ def _build(spec, seed: int, dev) -> torch.nn.Module:
     """The model with its seeded initial weights, on the device; one that does not take its input is refused."""
     torch.manual_seed(seed)
     net = spec.build()
-    if spec.source is not None or hasattr(spec.dataset, "record"):  # yours, or fitted to your data: ask first
+    if spec.source is not None or spec.data_record is not None:  # yours, or fitted to your data: ask first
         check_forward(net.eval(), spec)
         net.train()
     return net.to(dev)
