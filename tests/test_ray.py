@@ -99,7 +99,7 @@ def replica_pids() -> list:
                 found.append(int(entry))
         except OSError:
             pass
-    return found
+    return sorted(found)
 
 
 def test_serve_on_two_replicas_on_two_nodes_answers_as_predictor_does(cluster, tmp_path):
@@ -168,11 +168,11 @@ def test_a_killed_replica_is_replaced_and_no_answer_is_wrong(cluster):
         time.sleep(3)
         before = replica_pids()
         os.kill(before[0], signal.SIGKILL)
-        deadline, now = time.monotonic() + 90, replica_pids()
-        while time.monotonic() < deadline and not (len(now) == 2 and before[0] not in now):
-            time.sleep(0.5)
-            now = replica_pids()  # one reading per look: the test and the assertion see the same processes
-        assert len(now) == 2 and before[0] not in now, f"the replica was not replaced: {before} -> {now}"
+        deadline, seen, now = time.monotonic() + 90, None, replica_pids()
+        while time.monotonic() < deadline and not (len(now) == 2 and before[0] not in now and now == seen):
+            time.sleep(0.5)  # the same two processes at two looks: a replica, not a process passing by
+            seen, now = now, replica_pids()
+        assert len(now) == 2 and before[0] not in now and now == seen, f"not replaced: {before} -> {seen}, {now}"
         served_before = outcomes["right"]
         time.sleep(3)
         assert outcomes["right"] > served_before, outcomes  # serving goes on
