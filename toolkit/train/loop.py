@@ -14,7 +14,6 @@ import torch
 
 from toolkit.atomic import write_text
 from toolkit.errors import UsageError
-from toolkit.models import get_spec
 from toolkit.progress import ProgressBar
 from toolkit.train import COMPILE_MODES, checkpoint, distributed
 from toolkit.train.curves import write_curves
@@ -60,10 +59,6 @@ def train(
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model)
     if not resume and not force and (run_dir / checkpoint.CHECKPOINT_NAME).exists():
         raise UsageError(f"{run_dir} already holds a run; --resume continues it, --force trains a new one over it")
-    if resume:  # on the data it began with, or not at all
-        from toolkit.models.own_runs import check_resumed
-
-        check_resumed(get_spec(model), run_dir)
     started = time.perf_counter()
     run = prepare(model, options, device, compile, compile_mode or "default", run_dir, resume, data_dir, log)
     if run is None:  # resumed a run that had already finished

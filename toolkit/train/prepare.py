@@ -13,6 +13,7 @@ from toolkit.data import load_dataset
 from toolkit.errors import UsageError
 from toolkit.models import get_spec, image_input
 from toolkit.models.forward_check import check_forward
+from toolkit.models.own_runs import check_resumed
 from toolkit.train import checkpoint, distributed
 from toolkit.train.recipes import TrainConfig, loss_function, make_optimizer, resolve_config
 
@@ -67,6 +68,7 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
     log = log if cluster is None or cluster.is_main else _silent
     state = None
     if resume:
+        check_resumed(spec, run_dir)  # on the data it began with, or not at all
         state, config = checkpoint.resume_state(run_dir, config, options)
         if state["epoch"] >= config.epochs:
             log(f"{model}: {run_dir} already finished all {config.epochs} epochs; nothing to resume")
