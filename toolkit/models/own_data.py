@@ -110,11 +110,9 @@ def fitted(spec: ModelSpec, data, name: str, architecture: str | None) -> ModelS
 
     changes = {"input": TabularInput(features=tuple(features))} if features else {}
     target = norm.get("target") if norm else None
-    if target:
-        changes["target_std"] = target["std"]
-        if not spec.atol_reason and target["std"] > 1:  # tk's default tolerance, held in the target's units
-            reason = f"{spec.atol:g} of the target's standard deviation ({target['std']:.4g}), in its units"
-            changes.update(atol=spec.atol * target["std"], atol_reason=reason)
+    if target and not spec.atol_reason and target["std"] > 1:  # tk's default tolerance, in the target's units
+        reason = f"{spec.atol:g} of the target's standard deviation ({target['std']:.4g}), in its units"
+        changes.update(atol=spec.atol * target["std"], atol_reason=reason)
     return replace(
         spec,
         name=name,

@@ -84,7 +84,6 @@ class ModelSpec:
     atol: float = 1e-4  # verification tolerance against eager
     atol_reason: str = ""  # why a model needs another tolerance than the default
     loss: str = "cross_entropy"  # "cross_entropy" (logits), "nll" (probabilities), "bce" or "mse"
-    target_std: float = 1.0  # mse: errors are measured in these units (a regression's standardised own target)
     source: object = None  # a user's model: its models.source.Source (None for the zoo's)
 
     @property
@@ -97,6 +96,12 @@ class ModelSpec:
         from toolkit.data.own.source import OwnData  # here: importing the data stage imports torch
 
         return self.dataset.record if isinstance(self.dataset, OwnData) else None
+
+    @property
+    def target_std(self) -> float:
+        """What mse measures errors in: a regression's own target is learnt standardised (by its std), else 1."""
+        target = ((self.data_record or {}).get("normalisation") or {}).get("target")
+        return target["std"] if target else 1.0
 
     def build(self):
         return self.builder()
