@@ -84,14 +84,14 @@ def write_record(run_dir: Path, spec) -> None:
     write_text(run_dir / RUN_RECORD, json.dumps(record, indent=2) + "\n")
 
 
-def check_resumed(spec, run_dir: Path) -> None:
-    """--resume continues a run only on the data it began with: the same options, split, labels and files."""
-    path, now = Path(run_dir) / RUN_RECORD, spec.data_record
-    if not path.is_file():
+def check_resumed(spec, before: dict | None, run_dir) -> None:
+    """--resume continues a run only on the data it began with (`before`: the data record its checkpoint
+    holds): the same options, split, labels and files."""
+    now = spec.data_record
+    if before is None:
         if now is not None:
             raise UsageError(f"{run_dir}: its run did not learn --data {now['path']}; train again without --resume")
         return
-    before = read_record(path)["data"]
     if now is None:
         raise UsageError(f"{run_dir}: its run learnt {before.get('path')}; resume it with the same --data")
     then, given = before.get("options") or {}, now.get("options") or {}

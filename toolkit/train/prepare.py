@@ -68,8 +68,8 @@ def prepare(model, options, device, compile, compile_mode, run_dir, resume, data
     log = log if cluster is None or cluster.is_main else _silent
     state = None
     if resume:
-        check_resumed(spec, run_dir)  # on the data it began with, or not at all
         state, config = checkpoint.resume_state(run_dir, config, options)
+        check_resumed(spec, state.get("data"), run_dir)  # on the data it began with, or not at all
         if state["epoch"] >= config.epochs:
             log(f"{model}: {run_dir} already finished all {config.epochs} epochs; nothing to resume")
             distributed.finish(cluster)
