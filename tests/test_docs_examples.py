@@ -58,10 +58,11 @@ class Shell:
     def start(self, line: str, timeout: float = 90):
         """A `tk serve` line, in the background as a user's terminal runs it; returns once the server is ready."""
         command = on_free_ports(line.rstrip(" &"), self.port, self.grpc_port)
-        server = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"], cwd=self.folder, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=(self.folder / ".server").open("w"),
-        )  # fmt: skip
+        with (self.folder / ".server").open("w") as stderr:  # the server keeps its own copy of the file
+            server = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"], cwd=self.folder, env=self.env, stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )  # fmt: skip
         self.servers.append(server)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and server.poll() is None:

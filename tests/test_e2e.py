@@ -1,7 +1,6 @@
 """model.e2e.onnx: raw uint8 pixels in, probabilities and a label index out, preprocessing in-graph."""
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,8 @@ from PIL import Image
 from toolkit.runtime import Predictor
 from toolkit.runtime.preprocess import prepare
 
-from conftest import REPO, SAMPLES
+from conftest import SAMPLES
+from page_blocks import block
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +54,8 @@ def test_blank_image_does_not_crash(session):
     assert probabilities.shape == (2, 10) and np.isfinite(probabilities).all()
 
 
-def readme_e2e_example() -> str:
-    match = re.search(r"```python\n(# e2e\.py.*?)```", (REPO / "docs" / "deploying" / "embedding.md").read_text(), re.S)
-    assert match, "docs/deploying/embedding.md must hold the '# e2e.py' example"
-    return match.group(1)
-
-
 def test_readme_example_needs_only_onnxruntime_numpy_and_pil(full_bundle_master, tmp_path):
-    code = readme_e2e_example()
+    code = block("deploying/embedding.md", "# e2e.py")
     assert len([line for line in code.splitlines() if line.strip() and not line.startswith("#")]) <= 10
     shutil.copy(full_bundle_master / "model.e2e.onnx", tmp_path)
     shutil.copy(full_bundle_master / "manifest.json", tmp_path)

@@ -1,7 +1,6 @@
 """The torch-free runtime: imports, hash checks, providers, and embedding a bundle elsewhere."""
 
 import json
-import re
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ from toolkit.errors import BundleError, InputError, UsageError
 from toolkit.runtime import Predictor, bundle
 
 from conftest import REFERENCE_BUNDLE, REPO, SAMPLES
+from page_blocks import block
 
 RUNTIME_MODULES = sorted(  # the runtime, the server over it, and tk image, which ships them
     f"toolkit.{stage}" + ("" if path.stem == "__init__" else f".{path.stem}")
@@ -85,20 +85,13 @@ def test_cuda_request_without_gpu_is_an_error():
         Predictor(REFERENCE_BUNDLE, device="cuda")
 
 
-def readme_embed_example() -> str:
-    page = (REPO / "docs" / "deploying" / "embedding.md").read_text()
-    match = re.search(r"```python\n(# embed\.py.*?)```", page, re.S)
-    assert match, "docs/deploying/embedding.md must hold the '# embed.py' example"
-    return match.group(1)
-
-
 def test_readme_embedding_example_runs_with_onnxruntime_alone(tmp_path):
     """The README's snippet, run from a folder outside the repo with only the bundle copied in."""
     import shutil
 
     shutil.copytree(REFERENCE_BUNDLE, tmp_path / "fashion-mlp")
     shutil.copy(SAMPLES / "trouser-2.png", tmp_path / "trouser.png")
-    (tmp_path / "embed.py").write_text(readme_embed_example())
+    (tmp_path / "embed.py").write_text(block("deploying/embedding.md", "# embed.py"))
     code = (
         "import runpy, sys; runpy.run_path('embed.py'); "
         "assert 'torch' not in sys.modules and 'toolkit' not in sys.modules"
